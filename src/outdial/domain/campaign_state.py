@@ -1,4 +1,7 @@
-"""Campaign lifecycle: draft → scheduled → running ⇄ paused → completed | expired | cancelled | failed."""
+"""Campaign lifecycle.
+
+draft → scheduled → running ⇄ paused → completed | expired | cancelled | failed
+"""
 
 from __future__ import annotations
 

@@ -42,7 +42,12 @@ def _sqlite_engine(url: URL) -> Engine:
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy's begin hook owns transactions
-    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+    for pragma in (
+        "journal_mode=WAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+        "synchronous=NORMAL",
+    ):
         dbapi_conn.execute(f"PRAGMA {pragma}")
 
 

@@ -41,7 +41,7 @@ def _tenant() -> Column[int]:
 
 
 def _ref(name: str, table: str, nullable: bool = True) -> Column[int]:
-    return Column(name, Id, ForeignKey(f"{table}.id", ondelete="RESTRICT"), nullable=nullable)
+    return Column(name, Id, ForeignKey(f"{table}.id"), nullable=nullable)
 
 
 def _stamps() -> list[Column[object]]:

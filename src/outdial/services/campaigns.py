@@ -1,0 +1,139 @@
+"""Campaigns: settings (through the generic resource service) and the lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from outdial.clock import Clock
+from outdial.domain.campaign_rules import period_has_begun, readiness_problems
+from outdial.domain.campaign_state import (
+    ACTIVE,
+    CampaignState,
+    LifecycleAction,
+    apply_action,
+    is_editable,
+)
+from outdial.domain.errors import Conflict, ValidationFailed
+from outdial.services.catalog import check_numbers_on_line, name_filter
+from outdial.services.common import Tenant, found
+from outdial.services.models import CampaignIn
+from outdial.services.resources import Hooks, ResourceKind, ResourceService, parse_int
+from outdial.services.stats import campaign_stats
+from outdial.store.repo import TenantTable
+from outdial.store.schema import (
+    agents,
+    blackout_calendars,
+    campaigns,
+    lines,
+    number_groups,
+    redial_policies,
+    scripts,
+    skill_groups,
+)
+from outdial.store.store import Store
+
+
+class CampaignHooks(Hooks):
+    def check(self, conn: Connection, tenant: Tenant, data: Any, row_id: int | None) -> None:
+        check_numbers_on_line(conn, tenant, data.caller_numbers, data.line_id, "caller_numbers")
+        self._check_number_group(conn, data)
+        agent_ids = [a.agent_id for a in data.agent_assignments]
+        known = TenantTable(agents).existing_ids(conn, tenant.id, agent_ids)
+        for i, agent_id in enumerate(agent_ids):
+            if agent_id not in known:
+                raise ValidationFailed.field(
+                    f"agent_assignments[{i}].agent_id", f"agent {agent_id} not found", "not_found"
+                )
+
+    def _check_number_group(self, conn: Connection, data: Any) -> None:
+        if data.number_group_id is None or data.line_id is None:
+            return
+        group_line = conn.scalar(
+            select(number_groups.c.line_id).where(number_groups.c.id == data.number_group_id)
+        )
+        if group_line is not None and group_line != data.line_id:
+            raise ValidationFailed.field(
+                "number_group_id",
+                f"number group {data.number_group_id} belongs to line {group_line}, "
+                f"not line {data.line_id}",
+            )
+
+    def values(
+        self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {"timezone": data.timezone or tenant.timezone}
+        if current is None:
+            values |= {"state": CampaignState.DRAFT.value, "state_reason": ""}
+            values |= {"vendor": "native", "vendor_data": {}}
+        return values
+
+    def check_update(self, current: dict[str, Any]) -> None:
+        if not is_editable(CampaignState(current["state"])):
+            raise Conflict(
+                f"a {current['state']} campaign cannot be changed", state=current["state"]
+            )
+
+    def check_delete(self, conn: Connection, row: dict[str, Any]) -> None:
+        if CampaignState(row["state"]) in ACTIVE:
+            raise Conflict(
+                f"a {row['state']} campaign cannot be deleted; pause or cancel it first",
+                state=row["state"],
+            )
+
+
+CAMPAIGNS = ResourceKind(
+    label="campaign",
+    table=campaigns,
+    model=CampaignIn,
+    refs={
+        "blackout_calendar_id": blackout_calendars,
+        "line_id": lines,
+        "number_group_id": number_groups,
+        "skill_group_id": skill_groups,
+        "script_id": scripts,
+        "redial_policy_id": redial_policies,
+    },
+    filters={
+        **name_filter(campaigns),
+        "state": lambda v: campaigns.c.state == v,
+        "kind": lambda v: campaigns.c.kind == v,
+        "pacing_mode": lambda v: campaigns.c.pacing_mode == v,
+        "vendor": lambda v: campaigns.c.vendor == v,
+        "external_id": lambda v: campaigns.c.external_id == v,
+        "line_id": lambda v: campaigns.c.line_id == parse_int("line_id", v),
+        "skill_group_id": lambda v: campaigns.c.skill_group_id == parse_int("skill_group_id", v),
+    },
+    hooks=CampaignHooks(),
+)
+
+
+class CampaignService(ResourceService):
+    def __init__(self, store: Store, clock: Clock):
+        super().__init__(store, clock, CAMPAIGNS)
+
+    def act(self, tenant: Tenant, campaign_id: int, action: LifecycleAction) -> dict[str, Any]:
+        """Start, pause, resume or cancel; an illegal transition is a Conflict naming the state."""
+        now = self.clock.now()
+        with self.store.write() as conn:
+            row = found(
+                self.rows.get(conn, tenant.id, campaign_id, lock=True), "campaign", campaign_id
+            )
+            state = apply_action(CampaignState(row["state"]), action, period_has_begun(row, now))
+            starting = action in (LifecycleAction.START, LifecycleAction.RESUME)
+            if starting and (problems := readiness_problems(row, now)):
+                raise ValidationFailed("the campaign is not ready to dial", problems)
+            values: dict[str, Any] = {"state": state.value, "state_reason": action.value}
+            if action is LifecycleAction.START:
+                values["started_at"] = now
+            if action is LifecycleAction.CANCEL:
+                values["ended_at"] = now
+            updated = self.rows.update(conn, tenant.id, campaign_id, {**values, "updated_at": now})
+            return self.hooks.present(conn, [found(updated, "campaign", campaign_id)])[0]
+
+    def stats(self, tenant: Tenant, campaign_id: int) -> dict[str, Any]:
+        with self.store.read() as conn:
+            found(self.rows.get(conn, tenant.id, campaign_id), "campaign", campaign_id)
+            return campaign_stats(conn, campaign_id)

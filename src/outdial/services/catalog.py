@@ -1,0 +1,246 @@
+"""The tenant's catalogue: lines, number groups, skill groups, agents, scripts, blackout
+calendars and redial policies, each a ResourceKind with its own rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+
+from outdial.domain.errors import ValidationFailed
+from outdial.services.common import Tenant
+from outdial.services.models import (
+    LINE_SETTINGS,
+    AgentIn,
+    BlackoutCalendarIn,
+    LineIn,
+    NumberGroupIn,
+    RedialPolicyIn,
+    ScriptIn,
+    SkillGroupIn,
+)
+from outdial.services.resources import Filter, Hooks, ResourceKind, parse_bool, parse_int
+from outdial.services.validation import validate
+from outdial.store.repo import TenantTable
+from outdial.store.schema import (
+    agent_skill_groups,
+    agents,
+    attempts,
+    blackout_calendars,
+    campaigns,
+    lines,
+    number_groups,
+    redial_policies,
+    scripts,
+    skill_groups,
+)
+
+
+def name_filter(table: Table) -> dict[str, Filter]:
+    return {"q": lambda v: table.c.name.contains(v, autoescape=True)}
+
+
+def bool_filter(table: Table, column: str) -> dict[str, Filter]:
+    return {column: lambda v: table.c[column] == parse_bool(column, v)}
+
+
+# --- lines ---------------------------------------------------------------------------------
+
+
+class LineHooks(Hooks):
+    def values(
+        self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
+    ) -> dict[str, Any]:
+        settings = validate(LINE_SETTINGS[data.driver], data.settings, prefix="settings")
+        return {"settings": settings.model_dump(mode="json")}
+
+    def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        busy = lines_in_use(conn, [r["id"] for r in rows])
+        return [{**r, "in_use": busy.get(r["id"], 0)} for r in rows]
+
+
+def lines_in_use(conn: Connection, line_ids: list[int]) -> dict[int, int]:
+    """Calls in progress per line: attempts written and not yet ended."""
+    if not line_ids:
+        return {}
+    query = (
+        select(attempts.c.line_id, func.count())
+        .where(attempts.c.line_id.in_(line_ids), attempts.c.ended_at.is_(None))
+        .group_by(attempts.c.line_id)
+    )
+    return {line_id: n for line_id, n in conn.execute(query)}
+
+
+def line_numbers(conn: Connection, tenant: Tenant, line_id: int | None) -> set[str]:
+    """Caller numbers of one line, or of all the tenant's lines when ``line_id`` is None."""
+    query = select(lines.c.caller_numbers).where(lines.c.tenant_id == tenant.id)
+    if line_id is not None:
+        query = query.where(lines.c.id == line_id)
+    return {n["number"] for numbers in conn.scalars(query) for n in numbers}
+
+
+def check_numbers_on_line(
+    conn: Connection, tenant: Tenant, numbers: list[str], line_id: int | None, field: str
+) -> None:
+    known = line_numbers(conn, tenant, line_id)
+    for i, number in enumerate(numbers):
+        if number not in known:
+            where = f"line {line_id}" if line_id is not None else "any of the tenant's lines"
+            raise ValidationFailed.field(
+                f"{field}[{i}]", f"caller number {number} is not on {where}", "not_found"
+            )
+
+
+LINES = ResourceKind(
+    label="line",
+    table=lines,
+    model=LineIn,
+    used_by=[(campaigns, "line_id"), (number_groups, "line_id"), (skill_groups, "line_id")],
+    filters={
+        **name_filter(lines),
+        **bool_filter(lines, "enabled"),
+        "driver": lambda v: lines.c.driver == v,
+    },
+    hooks=LineHooks(),
+)
+
+
+# --- number groups -------------------------------------------------------------------------
+
+
+class NumberGroupHooks(Hooks):
+    def check(self, conn: Connection, tenant: Tenant, data: Any, row_id: int | None) -> None:
+        check_numbers_on_line(conn, tenant, data.numbers, data.line_id, "numbers")
+
+
+NUMBER_GROUPS = ResourceKind(
+    label="number group",
+    table=number_groups,
+    model=NumberGroupIn,
+    refs={"line_id": lines},
+    used_by=[(campaigns, "number_group_id")],
+    filters={**name_filter(number_groups), "line_id": lambda v: number_groups.c.line_id == int(v)},
+    hooks=NumberGroupHooks(),
+)
+
+SKILL_GROUPS = ResourceKind(
+    label="skill group",
+    table=skill_groups,
+    model=SkillGroupIn,
+    refs={"line_id": lines},
+    used_by=[(campaigns, "skill_group_id"), (scripts, "transfer_skill_group_id")],
+    filters={**name_filter(skill_groups), **bool_filter(skill_groups, "enabled")},
+)
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+class AgentHooks(Hooks):
+    def check(self, conn: Connection, tenant: Tenant, data: Any, row_id: int | None) -> None:
+        ids = data.skill_group_ids
+        known = TenantTable(skill_groups).existing_ids(conn, tenant.id, ids)
+        for i, sg in enumerate(ids):
+            if sg not in known:
+                raise ValidationFailed.field(
+                    f"skill_group_ids[{i}]", f"skill_groups {sg} not found", "not_found"
+                )
+
+    def values(
+        self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
+    ) -> dict[str, Any]:
+        return {"state": "offline", "state_changed_at": now} if current is None else {}
+
+    def after_write(self, conn: Connection, row: dict[str, Any], data: Any) -> None:
+        conn.execute(delete(agent_skill_groups).where(agent_skill_groups.c.agent_id == row["id"]))
+        if data.skill_group_ids:
+            conn.execute(
+                insert(agent_skill_groups),
+                [{"agent_id": row["id"], "skill_group_id": sg} for sg in data.skill_group_ids],
+            )
+
+    def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids = [r["id"] for r in rows]
+        query = (
+            select(agent_skill_groups)
+            .where(agent_skill_groups.c.agent_id.in_(ids))
+            .order_by(agent_skill_groups.c.skill_group_id)
+        )
+        groups: dict[int, list[int]] = {i: [] for i in ids}
+        for agent_id, sg in conn.execute(query):
+            groups[agent_id].append(sg)
+        return [{**r, "skill_group_ids": groups[r["id"]]} for r in rows]
+
+
+def _agent_skill_filter(value: str) -> Any:
+    sg = parse_int("skill_group_id", value)
+    member = select(agent_skill_groups.c.agent_id).where(agent_skill_groups.c.skill_group_id == sg)
+    return agents.c.id.in_(member)
+
+
+AGENTS = ResourceKind(
+    label="agent",
+    table=agents,
+    model=AgentIn,
+    filters={
+        **name_filter(agents),
+        "state": lambda v: agents.c.state == v,
+        "skill_group_id": _agent_skill_filter,
+    },
+    hooks=AgentHooks(),
+)
+
+
+# --- scripts -------------------------------------------------------------------------------
+
+SCRIPTS = ResourceKind(
+    label="script",
+    table=scripts,
+    model=ScriptIn,
+    refs={"transfer_skill_group_id": skill_groups},
+    used_by=[(campaigns, "script_id")],
+    filters={**name_filter(scripts), **bool_filter(scripts, "enabled")},
+)
+
+BLACKOUT_CALENDARS = ResourceKind(
+    label="blackout calendar",
+    table=blackout_calendars,
+    model=BlackoutCalendarIn,
+    used_by=[(campaigns, "blackout_calendar_id")],
+    filters=name_filter(blackout_calendars),
+)
+
+
+# --- redial policies -----------------------------------------------------------------------
+
+
+class RedialPolicyHooks(Hooks):
+    def after_write(self, conn: Connection, row: dict[str, Any], data: Any) -> None:
+        """At most one default policy per tenant: a new default unsets the others."""
+        if data.is_default:
+            conn.execute(
+                update(redial_policies)
+                .where(
+                    and_(
+                        redial_policies.c.tenant_id == row["tenant_id"],
+                        redial_policies.c.id != row["id"],
+                        redial_policies.c.is_default.is_(True),
+                    )
+                )
+                .values(is_default=False)
+            )
+
+
+REDIAL_POLICIES = ResourceKind(
+    label="redial policy",
+    table=redial_policies,
+    model=RedialPolicyIn,
+    used_by=[(campaigns, "redial_policy_id")],
+    filters={
+        **name_filter(redial_policies),
+        **bool_filter(redial_policies, "enabled"),
+        **bool_filter(redial_policies, "is_default"),
+    },
+    hooks=RedialPolicyHooks(),
+)

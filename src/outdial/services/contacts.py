@@ -1,0 +1,368 @@
+"""Contacts of a campaign: batch append with a per-row verdict, reads, edits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from outdial.clock import Clock
+from outdial.domain import limits
+from outdial.domain.campaign_rules import period_has_begun
+from outdial.domain.campaign_state import CampaignState, started_state
+from outdial.domain.contact_rows import RowVerdict, mark_dnc, mark_duplicates
+from outdial.domain.errors import (
+    Conflict,
+    FieldError,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+)
+from outdial.domain.outcomes import ContactState
+from outdial.domain.phones import normalise
+from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid
+from outdial.services.models import ContactAppendIn, ContactIn
+from outdial.services.validation import failed, validate
+from outdial.store.repo import TenantTable
+from outdial.store.schema import attempts, campaigns, contact_phones, contacts, dnc_entries
+from outdial.store.store import Store
+
+CLOSED_TO_APPEND = {CampaignState.CANCELLED, CampaignState.EXPIRED, CampaignState.FAILED}
+EDITABLE_FIELDS = ("name", "description", "external_id", "pass_through", "attributes", "timezone")
+
+
+class ContactService:
+    def __init__(self, store: Store, clock: Clock):
+        self.store, self.clock = store, clock
+        self.campaigns = TenantTable(campaigns)
+        self.rows = TenantTable(contacts)
+
+    # --- append ----------------------------------------------------------------------------
+
+    def append(self, tenant: Tenant, campaign_id: int, body: ContactAppendIn) -> dict[str, Any]:
+        if len(body.contacts) > limits.CONTACTS_PER_REQUEST:
+            raise LimitExceeded(
+                f"at most {limits.CONTACTS_PER_REQUEST} contacts per request, "
+                f"got {len(body.contacts)}",
+                [
+                    FieldError(
+                        "contacts", f"at most {limits.CONTACTS_PER_REQUEST} per request", "too_long"
+                    )
+                ],
+            )
+        now = self.clock.now()
+        with self.store.write() as conn:
+            campaign = self._campaign_for_append(conn, tenant, campaign_id)
+            parsed, verdicts = self._parse(tenant, campaign, body.contacts)
+            self._judge(conn, tenant, campaign_id, verdicts, now)
+            accepted = [v for v in verdicts if v.ok]
+            if body.all_or_nothing and len(accepted) < len(verdicts):
+                raise failed([e for v in verdicts for e in v.errors])
+            existing = self._count(conn, campaign_id)
+            self._check_cap(tenant, existing, len(accepted))
+            ids = self._insert(conn, tenant, campaign_id, parsed, accepted, now)
+            if accepted:
+                self._reopen_if_completed(conn, campaign, now)
+        return _append_report(verdicts, ids, existing + len(accepted))
+
+    def _campaign_for_append(
+        self, conn: Connection, tenant: Tenant, campaign_id: int
+    ) -> dict[str, Any]:
+        # The row lock serialises appends to one campaign, so the cap check cannot race.
+        row = found(
+            self.campaigns.get(conn, tenant.id, campaign_id, lock=True), "campaign", campaign_id
+        )
+        if CampaignState(row["state"]) in CLOSED_TO_APPEND:
+            raise Conflict(f"cannot add contacts to a {row['state']} campaign", state=row["state"])
+        return row
+
+    def _parse(
+        self, tenant: Tenant, campaign: Mapping[str, Any], raw_rows: list[dict[str, Any]]
+    ) -> tuple[dict[int, ContactIn], list[RowVerdict]]:
+        groups = {g["identify"] for g in campaign["phone_groups"]}
+        parsed: dict[int, ContactIn] = {}
+        verdicts = []
+        for i, raw in enumerate(raw_rows):
+            verdict = RowVerdict(i, [])
+            try:
+                contact = validate(ContactIn, raw, prefix=f"contacts[{i}]")
+                verdict.numbers = _numbers(contact, tenant, groups, i)
+                parsed[i] = contact
+            except ValidationFailed as exc:
+                verdict.errors.extend(exc.details)
+            verdicts.append(verdict)
+        return parsed, verdicts
+
+    def _judge(
+        self,
+        conn: Connection,
+        tenant: Tenant,
+        campaign_id: int,
+        rows: list[RowVerdict],
+        now: datetime,
+    ) -> None:
+        primaries = [r.primary for r in rows if r.ok]
+        existing = set(
+            conn.scalars(
+                select(contacts.c.primary_number).where(
+                    contacts.c.campaign_id == campaign_id, contacts.c.primary_number.in_(primaries)
+                )
+            )
+        )
+        mark_duplicates(rows, existing)
+        all_numbers = {n for r in rows if r.ok for n in r.numbers}
+        mark_dnc(rows, blocked_numbers(conn, tenant.id, all_numbers, now))
+
+    def _count(self, conn: Connection, campaign_id: int) -> int:
+        query = (
+            select(func.count()).select_from(contacts).where(contacts.c.campaign_id == campaign_id)
+        )
+        return conn.scalar(query) or 0
+
+    def _check_cap(self, tenant: Tenant, existing: int, adding: int) -> None:
+        cap = tenant.max_contacts_per_campaign
+        if existing + adding > cap:
+            raise LimitExceeded(
+                f"the campaign holds {existing} contacts and may hold {cap}; "
+                f"adding {adding} would exceed it",
+                [FieldError("contacts", f"campaign cap of {cap} contacts exceeded", "limit")],
+                cap=cap,
+                existing=existing,
+            )
+
+    def _insert(
+        self,
+        conn: Connection,
+        tenant: Tenant,
+        campaign_id: int,
+        parsed: dict[int, ContactIn],
+        accepted: list[RowVerdict],
+        now: datetime,
+    ) -> dict[int, int]:
+        if not accepted:
+            return {}
+        rows = [_contact_row(tenant, campaign_id, parsed[v.index], v, now) for v in accepted]
+        statement = insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True)
+        ids = [r.id for r in conn.execute(statement, rows)]
+        phones = [
+            _phone_row(contact_id, campaign_id, k, number, parsed[v.index])
+            for contact_id, v in zip(ids, accepted, strict=True)
+            for k, number in enumerate(v.numbers)
+        ]
+        conn.execute(insert(contact_phones), phones)
+        return {v.index: cid for v, cid in zip(accepted, ids, strict=True)}
+
+    def _reopen_if_completed(
+        self, conn: Connection, campaign: dict[str, Any], now: datetime
+    ) -> None:
+        """New contacts give a completed campaign work again."""
+        if campaign["state"] != CampaignState.COMPLETED.value:
+            return
+        state = started_state(period_has_begun(campaign, now))
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign["id"])
+            .values(state=state.value, state_reason="contacts_added", ended_at=None, updated_at=now)
+        )
+
+    # --- read and edit ---------------------------------------------------------------------
+
+    def list(
+        self, tenant: Tenant, campaign_id: int, page: PageRequest, filters: Mapping[str, str]
+    ) -> Page:
+        where = [contacts.c.campaign_id == campaign_id, *contact_filters(tenant, filters)]
+        with self.store.read() as conn:
+            found(self.campaigns.get(conn, tenant.id, campaign_id), "campaign", campaign_id)
+            rows, total = self.rows.page(conn, tenant.id, where, page.offset, page.page_size)
+            return Page(with_phones(conn, rows), total, page.page, page.page_size)
+
+    def get(self, tenant: Tenant, campaign_id: int, contact_id: int) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return self._get(conn, tenant, campaign_id, contact_id)
+
+    def update(
+        self, tenant: Tenant, campaign_id: int, contact_id: int, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Edit a contact's own fields; phones are fixed once added (the ledger refers to them)."""
+        with self.store.write() as conn:
+            current = self._get(conn, tenant, campaign_id, contact_id)
+            if unknown := sorted(set(patch) - set(EDITABLE_FIELDS)):
+                raise failed(
+                    [
+                        FieldError(
+                            k,
+                            "cannot be changed here"
+                            if k in ContactIn.model_fields
+                            else "unknown field",
+                            "extra",
+                        )
+                        for k in unknown
+                    ]
+                )
+            stored = {k: current[k] for k in EDITABLE_FIELDS}
+            phones = [
+                {"number": p["number"], "relation": p["relation"], "phone_group": p["phone_group"]}
+                for p in current["phones"]
+            ]
+            data = validate(ContactIn, {**stored, **patch, "phones": phones})
+            values = {k: getattr(data, k) for k in EDITABLE_FIELDS}
+            self.rows.update(
+                conn, tenant.id, contact_id, {**values, "updated_at": self.clock.now()}
+            )
+            return self._get(conn, tenant, campaign_id, contact_id)
+
+    def delete(self, tenant: Tenant, campaign_id: int, contact_id: int) -> None:
+        """Remove a contact never dialed; one with attempts stays for the ledger."""
+        with self.store.write() as conn:
+            self._get(conn, tenant, campaign_id, contact_id)
+            has_attempts = conn.scalar(
+                select(attempts.c.id).where(attempts.c.contact_id == contact_id).limit(1)
+            )
+            if has_attempts is not None:
+                raise Conflict("this contact has been dialed; its attempts stay in the ledger")
+            conn.execute(delete(contacts).where(contacts.c.id == contact_id))
+
+    def _get(
+        self, conn: Connection, tenant: Tenant, campaign_id: int, contact_id: int
+    ) -> dict[str, Any]:
+        row = self.rows.get(conn, tenant.id, contact_id)
+        if row is None or row["campaign_id"] != campaign_id:
+            raise NotFound(f"contact {contact_id} not found")
+        return with_phones(conn, [row])[0]
+
+
+CONTACT_FILTERS = ("state", "q", "external_id", "number")
+
+
+def contact_filters(tenant: Tenant, filters: Mapping[str, str]) -> list[Any]:
+    out: list[Any] = []
+    for name, value in filters.items():
+        if name == "state":
+            out.append(contacts.c.state == value)
+        elif name == "q":
+            out.append(contacts.c.name.contains(value, autoescape=True))
+        elif name == "external_id":
+            out.append(contacts.c.external_id == value)
+        elif name == "number":
+            number = normalise(value, tenant.default_region, "number")
+            has = select(contact_phones.c.contact_id).where(contact_phones.c.number == number)
+            out.append(contacts.c.id.in_(has))
+    return out
+
+
+def _numbers(contact: ContactIn, tenant: Tenant, groups: set[str], i: int) -> list[str]:
+    numbers = []
+    errors = []
+    for k, phone in enumerate(contact.phones):
+        where = f"contacts[{i}].phones[{k}]"
+        try:
+            numbers.append(normalise(phone.number, tenant.default_region, f"{where}.number"))
+        except ValidationFailed as exc:
+            errors.extend(exc.details)
+        if phone.phone_group not in groups:
+            errors.append(
+                FieldError(
+                    f"{where}.phone_group",
+                    f"no phone group {phone.phone_group!r} in the campaign",
+                    "not_found",
+                )
+            )
+    if len(set(numbers)) != len(numbers):
+        errors.append(
+            FieldError(f"contacts[{i}].phones", "a contact's numbers must differ", "duplicate")
+        )
+    if errors:
+        raise failed(errors)
+    return numbers
+
+
+def _contact_row(
+    tenant: Tenant, campaign_id: int, contact: ContactIn, verdict: RowVerdict, now: datetime
+) -> dict[str, Any]:
+    return {
+        "uuid": new_uuid(),
+        "tenant_id": tenant.id,
+        "campaign_id": campaign_id,
+        "name": contact.name,
+        "description": contact.description,
+        "external_id": contact.external_id,
+        "pass_through": contact.pass_through,
+        "attributes": contact.attributes,
+        "timezone": contact.timezone,
+        "primary_number": verdict.primary,
+        "state": ContactState.PENDING.value,
+        "outcome": None,
+        "reason": "not_dialed",
+        "next_eligible_at": None,
+        "attempt_count": 0,
+        "last_attempt_at": None,
+        "phone_index": 0,
+        "assigned_agent_id": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _phone_row(
+    contact_id: int, campaign_id: int, position: int, number: str, contact: ContactIn
+) -> dict[str, Any]:
+    phone = contact.phones[position]
+    relation = phone.relation or ("self" if position == 0 else "")
+    return {
+        "contact_id": contact_id,
+        "campaign_id": campaign_id,
+        "position": position,
+        "number": number,
+        "relation": relation,
+        "phone_group": phone.phone_group,
+        "state": "active",
+        "attempt_count": 0,
+        "last_attempt_at": None,
+        "last_outcome": None,
+    }
+
+
+def _append_report(verdicts: list[RowVerdict], ids: dict[int, int], total: int) -> dict[str, Any]:
+    results = []
+    for v in verdicts:
+        if v.ok:
+            results.append({"index": v.index, "status": "accepted", "id": ids[v.index]})
+        else:
+            errors = [e.as_dict() for e in v.errors]
+            results.append({"index": v.index, "status": "rejected", "errors": errors})
+    accepted = len(ids)
+    return {
+        "accepted": accepted,
+        "rejected": len(verdicts) - accepted,
+        "total_contacts": total,
+        "results": results,
+    }
+
+
+def with_phones(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [r["id"] for r in rows]
+    query = (
+        select(contact_phones)
+        .where(contact_phones.c.contact_id.in_(ids))
+        .order_by(contact_phones.c.contact_id, contact_phones.c.position)
+    )
+    phones: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for p in conn.execute(query):
+        phones[p.contact_id].append(dict(p._mapping))
+    return [{**r, "phones": phones[r["id"]]} for r in rows]
+
+
+def blocked_numbers(conn: Connection, tenant_id: int, numbers: set[str], now: datetime) -> set[str]:
+    """Numbers on the tenant's or the operator's do-not-call list, not expired."""
+    if not numbers:
+        return set()
+    query = select(dnc_entries.c.number).where(
+        dnc_entries.c.number.in_(numbers),
+        or_(dnc_entries.c.tenant_id == tenant_id, dnc_entries.c.tenant_id.is_(None)),
+        or_(dnc_entries.c.expires_at.is_(None), dnc_entries.c.expires_at > now),
+    )
+    return set(conn.scalars(query))

@@ -1,0 +1,69 @@
+"""All services, wired once from a store, a clock and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from outdial.clock import Clock
+from outdial.services.attempts import AttemptService
+from outdial.services.campaigns import CampaignService
+from outdial.services.catalog import (
+    AGENTS,
+    BLACKOUT_CALENDARS,
+    LINES,
+    NUMBER_GROUPS,
+    REDIAL_POLICIES,
+    SCRIPTS,
+    SKILL_GROUPS,
+)
+from outdial.services.contacts import ContactService
+from outdial.services.credentials import CredentialService
+from outdial.services.dnc import DncService
+from outdial.services.resources import ResourceKind, ResourceService
+from outdial.services.secrets import SecretBox
+from outdial.services.tenants import TenantService
+from outdial.store.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    clock: Clock
+    credentials: CredentialService
+    tenants: TenantService
+    lines: ResourceService
+    number_groups: ResourceService
+    skill_groups: ResourceService
+    agents: ResourceService
+    scripts: ResourceService
+    blackout_calendars: ResourceService
+    redial_policies: ResourceService
+    campaigns: CampaignService
+    contacts: ContactService
+    attempts: AttemptService
+    dnc: DncService
+
+    @classmethod
+    def build(cls, store: Store, clock: Clock, secret_key: bytes) -> Services:
+        credentials = CredentialService(store, clock, SecretBox(secret_key))
+
+        def resource(kind: ResourceKind) -> ResourceService:
+            return ResourceService(store, clock, kind)
+
+        return cls(
+            store=store,
+            clock=clock,
+            credentials=credentials,
+            tenants=TenantService(store, clock, credentials),
+            lines=resource(LINES),
+            number_groups=resource(NUMBER_GROUPS),
+            skill_groups=resource(SKILL_GROUPS),
+            agents=resource(AGENTS),
+            scripts=resource(SCRIPTS),
+            blackout_calendars=resource(BLACKOUT_CALENDARS),
+            redial_policies=resource(REDIAL_POLICIES),
+            campaigns=CampaignService(store, clock),
+            contacts=ContactService(store, clock),
+            attempts=AttemptService(store, clock),
+            dnc=DncService(store, clock),
+        )

@@ -1,0 +1,599 @@
+"""Input models shared by the native API and the vendor facades.
+
+Every model forbids unknown fields. Output is the stored row plus derived fields; the
+``*Out`` models describe it for OpenAPI. A PATCH merges into the stored input and is
+validated again with the same model, so there is one set of rules per resource.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from outdial.domain import limits
+from outdial.domain.outcomes import Outcome
+from outdial.domain.phones import is_caller_number, is_region_code
+from outdial.domain.schedule import (
+    PacingMode,
+    RepeatBy,
+    RoutingStrategy,
+    check_timezone,
+    parse_clock,
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(max_length=limits.DESCRIPTION_MAX)]
+Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+PositiveId = Annotated[int, Field(ge=1)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+    id: int
+    uuid: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _clock(value: str) -> str:
+    return parse_clock(value).strftime("%H:%M:%S") if value != "24:00" else "24:00:00"
+
+
+def _zone(value: str | None) -> str | None:
+    return None if value is None else check_timezone(value)
+
+
+# --- tenants and credentials ---------------------------------------------------------------
+
+
+class TenantIn(Input):
+    name: Name
+    default_region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    max_contacts_per_campaign: int = Field(
+        limits.DEFAULT_CONTACTS_PER_CAMPAIGN, ge=1, le=limits.MAX_CONTACTS_PER_CAMPAIGN
+    )
+    status: Literal["active", "disabled"] = "active"
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not is_region_code(v):
+            raise ValueError(f"unknown region code {v!r}; use ISO 3166 alpha-2 such as CN")
+        return v.upper()
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _zone(v)))
+
+
+class TenantOut(Output):
+    name: str
+    status: str
+    default_region: str
+    timezone: str
+    max_contacts_per_campaign: int
+    api_key: str | None = None
+
+
+CredentialKind = Literal["api_key", "aliyun_access_key", "dezhu_public_key", "yunfu_token"]
+
+
+class CredentialIn(Input):
+    kind: CredentialKind
+    name: Annotated[str, StringConstraints(max_length=100)] = ""
+    access_key_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
+    access_key_secret: Annotated[str, StringConstraints(min_length=16, max_length=128)] | None = (
+        None
+    )
+    app_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    public_key: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
+    token: Annotated[str, StringConstraints(min_length=20, max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> CredentialIn:
+        allowed = {
+            "api_key": set(),
+            "aliyun_access_key": {"access_key_id", "access_key_secret"},
+            "dezhu_public_key": {"app_id", "public_key"},
+            "yunfu_token": {"token"},
+        }[self.kind]
+        given = {
+            f
+            for f in ("access_key_id", "access_key_secret", "app_id", "public_key", "token")
+            if getattr(self, f) is not None
+        }
+        if extra := sorted(given - allowed):
+            raise ValueError(f"{', '.join(extra)} not allowed for kind {self.kind}")
+        if self.kind == "dezhu_public_key" and self.public_key is None:
+            raise ValueError("public_key is required for kind dezhu_public_key")
+        if (self.access_key_id is None) != (self.access_key_secret is None):
+            raise ValueError("give access_key_id and access_key_secret together, or neither")
+        return self
+
+
+class CredentialRotateIn(Input):
+    public_key: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
+
+
+class CredentialOut(Output):
+    tenant_id: int
+    kind: str
+    name: str
+    key_id: str
+    status: str
+    public_key: str | None = None
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    secret: str | None = Field(None, description="Shown once, when created or rotated")
+
+
+# --- lines and number groups ---------------------------------------------------------------
+
+
+class CallerNumber(Input):
+    number: Annotated[str, StringConstraints(strip_whitespace=True)]
+    region: Annotated[str, StringConstraints(max_length=64)] = ""
+    enabled: bool = True
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        if not is_caller_number(v):
+            raise ValueError("caller number must be 3–20 digits, optionally with a leading +")
+        return v
+
+
+class SimLineSettings(Input):
+    seed: int | None = None
+
+
+class FreeswitchNode(Input):
+    host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    port: int = Field(8021, ge=1, le=65535)
+    password: Annotated[str, StringConstraints(min_length=1, max_length=255)] = "ClueCon"
+
+
+class FreeswitchLineSettings(Input):
+    nodes: list[FreeswitchNode] = Field(min_length=1, max_length=32)
+    gateway: Annotated[str, StringConstraints(max_length=100)] = ""
+    dial_string: Annotated[str, StringConstraints(min_length=1, max_length=255)] = (
+        "sofia/gateway/{gateway}/{number}"
+    )
+
+
+class SipLineSettings(Input):
+    host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    port: int = Field(5060, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    username: Annotated[str, StringConstraints(max_length=100)] = ""
+    password: Annotated[str, StringConstraints(max_length=255)] = ""
+    from_domain: Annotated[str, StringConstraints(max_length=255)] = ""
+
+
+LINE_SETTINGS: dict[str, type[Input]] = {
+    "sim": SimLineSettings,
+    "freeswitch": FreeswitchLineSettings,
+    "sip": SipLineSettings,
+}
+
+
+class LineIn(Input):
+    name: Name
+    description: Text = ""
+    driver: Literal["sim", "freeswitch", "sip"] = "sim"
+    channels: int = Field(ge=1, le=limits.CHANNELS_MAX)
+    caller_numbers: list[CallerNumber] = Field(
+        default_factory=list, max_length=limits.CALLER_NUMBERS_MAX
+    )
+    settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("caller_numbers")
+    @classmethod
+    def _unique_numbers(cls, v: list[CallerNumber]) -> list[CallerNumber]:
+        numbers = [n.number for n in v]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError("caller numbers must be unique")
+        return v
+
+
+class LineOut(Output, LineIn):
+    model_config = ConfigDict(extra="ignore")
+    in_use: int = Field(0, description="Calls in progress on this line now")
+
+
+class NumberGroupIn(Input):
+    name: Name
+    description: Text = ""
+    line_id: PositiveId | None = None
+    numbers: list[Annotated[str, StringConstraints(strip_whitespace=True)]] = Field(
+        default_factory=list, max_length=limits.CALLER_NUMBERS_MAX
+    )
+
+    @field_validator("numbers")
+    @classmethod
+    def _numbers(cls, v: list[str]) -> list[str]:
+        for n in v:
+            if not is_caller_number(n):
+                raise ValueError(f"{n!r} is not a caller number")
+        if len(v) != len(set(v)):
+            raise ValueError("numbers must be unique")
+        return v
+
+
+class NumberGroupOut(Output, NumberGroupIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- skill groups, agents, scripts ---------------------------------------------------------
+
+
+class SkillGroupIn(Input):
+    name: Name
+    description: Text = ""
+    line_id: PositiveId | None = None
+    enabled: bool = True
+
+
+class SkillGroupOut(Output, SkillGroupIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AgentIn(Input):
+    name: Name
+    external_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    endpoint: Annotated[str, StringConstraints(max_length=255)] = ""
+    skill_group_ids: list[PositiveId] = Field(default_factory=list, max_length=100)
+
+    @field_validator("skill_group_ids")
+    @classmethod
+    def _unique(cls, v: list[int]) -> list[int]:
+        if len(v) != len(set(v)):
+            raise ValueError("skill groups must be unique")
+        return v
+
+
+class AgentOut(Output, AgentIn):
+    model_config = ConfigDict(extra="ignore")
+    state: str
+    state_changed_at: datetime
+
+
+class ScriptIn(Input):
+    name: Name
+    description: Text = ""
+    extension: Annotated[str, StringConstraints(max_length=64)] = ""
+    dialplan: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "XML"
+    context: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
+    transfer_skill_group_id: PositiveId | None = None
+    debug: bool = False
+    enabled: bool = True
+
+
+class ScriptOut(Output, ScriptIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- blackout calendars and redial policies ------------------------------------------------
+
+
+class WeeklyRange(Input):
+    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        min_length=1, max_length=7, description="ISO weekdays: 1 Monday … 7 Sunday"
+    )
+    start: str = Field(description="HH:MM or HH:MM:SS")
+    end: str = Field(description="HH:MM or HH:MM:SS; earlier than start means past midnight")
+
+    _clock = field_validator("start", "end")(classmethod(lambda cls, v: _clock(v)))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> WeeklyRange:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        if len(self.days) != len(set(self.days)):
+            raise ValueError("days must be unique")
+        return self
+
+
+class DatedRange(Input):
+    start: datetime = Field(description="Local date-time (no offset) in the calendar's zone")
+    end: datetime
+    label: Annotated[str, StringConstraints(max_length=100)] = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DatedRange:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("give local date-times without an offset; the zone is the calendar's")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BlackoutCalendarIn(Input):
+    name: Name
+    description: Text = ""
+    timezone: str | None = Field(None, description="IANA zone; default: the campaign's")
+    weekly: list[WeeklyRange] = Field(default_factory=list, max_length=100)
+    dated: list[DatedRange] = Field(default_factory=list, max_length=1000)
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _zone(v)))
+
+
+class BlackoutCalendarOut(Output, BlackoutCalendarIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RedialRule(Input):
+    outcomes: list[Outcome] = Field(min_length=1)
+    interval_seconds: int = Field(ge=0, le=limits.REDIAL_INTERVAL_MAX_SECONDS)
+    max_times: int = Field(ge=0, le=limits.REDIAL_TIMES_MAX)
+
+
+class RedialPolicyIn(Input):
+    name: Name
+    description: Text = ""
+    enabled: bool = True
+    is_default: bool = False
+    rules: list[RedialRule] = Field(default_factory=list, max_length=len(Outcome))
+    skip_invalid_number: bool = True
+    skip_suspended: bool = False
+    skip_in_arrears: bool = False
+
+    @field_validator("rules")
+    @classmethod
+    def _each_outcome_once(cls, rules: list[RedialRule]) -> list[RedialRule]:
+        seen: set[Outcome] = set()
+        for rule in rules:
+            if twice := seen & set(rule.outcomes):
+                raise ValueError(f"outcome {sorted(twice)[0]} appears in more than one rule")
+            seen |= set(rule.outcomes)
+        return rules
+
+
+class RedialPolicyOut(Output, RedialPolicyIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- DNC ------------------------------------------------------------------------------------
+
+
+class DncIn(Input):
+    number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    source: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "api"
+    expires_at: AwareDatetime | None = None
+
+
+class DncOut(BaseModel):
+    id: int
+    tenant_id: int | None
+    number: str
+    reason: str
+    source: str
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+class Window(Input):
+    start: str = Field(description="HH:MM or HH:MM:SS")
+    end: str = Field(description="HH:MM or HH:MM:SS; earlier than start means past midnight")
+
+    _clock = field_validator("start", "end")(classmethod(lambda cls, v: _clock(v)))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Window:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+
+class PhoneGroup(Input):
+    identify: Ident
+    name: Name
+    redial_enabled: bool = False
+    redial_interval_seconds: int = Field(0, ge=0, le=limits.REDIAL_INTERVAL_MAX_SECONDS)
+    redial_times: int = Field(0, ge=0, le=limits.REDIAL_TIMES_MAX)
+
+
+class RecallSkip(Input):
+    invalid_number: bool = False
+    suspended: bool = False
+    in_arrears: bool = False
+
+
+class AgentAssignment(Input):
+    agent_id: PositiveId
+    assign_count: int = Field(ge=0, le=limits.MAX_CONTACTS_PER_CAMPAIGN)
+
+
+def _default_phone_groups() -> list[PhoneGroup]:
+    return [PhoneGroup(identify="default", name="default")]
+
+
+class CampaignIn(Input):
+    name: Name
+    description: Text = ""
+    kind: Literal["auto", "manual"] = "auto"
+    period_start: AwareDatetime | None = None
+    period_end: AwareDatetime | None = None
+    windows: list[Window] = Field(
+        default_factory=list,
+        max_length=limits.WINDOWS_PER_CAMPAIGN,
+        description="Daily calling windows in local time; none means all day",
+    )
+    repeat_by: RepeatBy = RepeatBy.DAY
+    repeat_days: list[int] = Field(default_factory=list, max_length=31)
+    timezone: str | None = Field(None, description="IANA zone; default: the tenant's")
+    use_contact_timezone: bool = False
+    blackout_calendar_id: PositiveId | None = None
+    line_id: PositiveId | None = None
+    number_group_id: PositiveId | None = None
+    caller_numbers: list[str] = Field(default_factory=list, max_length=limits.CALLER_NUMBERS_MAX)
+    routing_strategy: RoutingStrategy = RoutingStrategy.ROUND_ROBIN
+    skill_group_id: PositiveId | None = None
+    script_id: PositiveId | None = None
+    redial_policy_id: PositiveId | None = None
+    pacing_mode: PacingMode = PacingMode.AGENTLESS
+    ratio: float = Field(1.0, gt=0, le=100)
+    abandon_target_percent: float = Field(
+        3.0, ge=limits.ABANDON_TARGET_MIN, le=limits.ABANDON_TARGET_MAX
+    )
+    max_concurrency: int = Field(10, ge=1, le=limits.CHANNELS_MAX)
+    call_gap_seconds: float = Field(0, ge=0, le=3600)
+    ring_timeout_seconds: int = Field(30, ge=limits.RING_TIMEOUT_MIN, le=limits.RING_TIMEOUT_MAX)
+    acw_seconds: int = Field(10, ge=limits.ACW_MIN, le=limits.ACW_MAX)
+    max_attempts_per_day: int | None = Field(None, ge=1, le=1000)
+    min_attempt_interval_seconds: int = Field(0, ge=0, le=limits.REDIAL_INTERVAL_MAX_SECONDS)
+    recall_skip: RecallSkip = Field(default_factory=RecallSkip)
+    phone_groups: list[PhoneGroup] = Field(
+        default_factory=_default_phone_groups, min_length=1, max_length=10
+    )
+    agent_assignments: list[AgentAssignment] = Field(default_factory=list, max_length=1000)
+    priority: int = Field(50, ge=0, le=100)
+    webhook_url: AnyHttpUrl | None = None
+    webhook_type: Literal["answered", "all"] = "all"
+    external_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _zone(v)))
+
+    @field_validator("caller_numbers")
+    @classmethod
+    def _caller_numbers(cls, v: list[str]) -> list[str]:
+        for n in v:
+            if not is_caller_number(n):
+                raise ValueError(f"{n!r} is not a caller number")
+        if len(v) != len(set(v)):
+            raise ValueError("caller numbers must be unique")
+        return v
+
+    @field_validator("phone_groups")
+    @classmethod
+    def _unique_groups(cls, v: list[PhoneGroup]) -> list[PhoneGroup]:
+        keys = [g.identify for g in v]
+        if len(keys) != len(set(keys)):
+            raise ValueError("phone group identify values must be unique")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CampaignIn:
+        if self.period_start and self.period_end and self.period_end <= self.period_start:
+            raise ValueError("period_end must be after period_start")
+        _check_repeat_days(self.repeat_by, self.repeat_days)
+        if self.kind == "manual" and self.pacing_mode is not PacingMode.PREVIEW:
+            raise ValueError("manual campaigns use pacing_mode 'preview'")
+        if self.kind == "auto" and self.pacing_mode is PacingMode.PREVIEW:
+            raise ValueError("pacing_mode 'preview' is for manual campaigns")
+        return self
+
+
+def _check_repeat_days(repeat_by: RepeatBy, days: list[int]) -> None:
+    if repeat_by in (RepeatBy.ONCE, RepeatBy.DAY):
+        if days:
+            raise ValueError(f"repeat_days must be empty when repeat_by is {repeat_by.value}")
+        return
+    top = 7 if repeat_by is RepeatBy.WEEK else 31
+    if not days:
+        raise ValueError(f"repeat_days is required when repeat_by is {repeat_by.value}")
+    if any(d < 1 or d > top for d in days) or len(days) != len(set(days)):
+        raise ValueError(f"repeat_days must be unique days 1–{top} for repeat_by {repeat_by.value}")
+
+
+class CampaignOut(Output, CampaignIn):
+    model_config = ConfigDict(extra="ignore")
+    timezone: str
+    state: str
+    state_reason: str
+    vendor: str
+    vendor_data: dict[str, Any]
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+# --- contacts ------------------------------------------------------------------------------
+
+
+class PhoneIn(Input):
+    number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    relation: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    phone_group: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
+
+
+class ContactIn(Input):
+    name: Annotated[str, StringConstraints(max_length=limits.CONTACT_NAME_MAX)] = ""
+    description: Annotated[str, StringConstraints(max_length=limits.CONTACT_DESC_MAX)] = ""
+    external_id: Annotated[str, StringConstraints(max_length=limits.CONTACT_EXTERNAL_ID_MAX)] | (
+        None
+    ) = None
+    pass_through: Annotated[str, StringConstraints(max_length=limits.CONTACT_PASS_THROUGH_MAX)] = ""
+    attributes: dict[Annotated[str, StringConstraints(max_length=64)], str] = Field(
+        default_factory=dict, max_length=50
+    )
+    timezone: str | None = None
+    phones: list[PhoneIn] = Field(min_length=1, max_length=limits.PHONES_PER_CONTACT)
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _zone(v)))
+
+    @field_validator("phones")
+    @classmethod
+    def _first_is_self(cls, v: list[PhoneIn]) -> list[PhoneIn]:
+        if v and v[0].relation not in ("", "self", "本人"):
+            raise ValueError("the first phone is the contact's own: relation must be self/本人")
+        return v
+
+
+class ContactAppendIn(Input):
+    contacts: list[dict[str, Any]] = Field(min_length=1)
+    all_or_nothing: bool = Field(False, description="Reject the whole batch if any row is invalid")
+
+
+class PhoneOut(BaseModel):
+    id: int
+    position: int
+    number: str
+    relation: str
+    phone_group: str
+    state: str
+    attempt_count: int
+    last_attempt_at: datetime | None
+    last_outcome: str | None
+
+
+class ContactOut(BaseModel):
+    id: int
+    uuid: str
+    campaign_id: int
+    name: str
+    description: str
+    external_id: str | None
+    pass_through: str
+    attributes: dict[str, str]
+    timezone: str | None
+    state: str
+    outcome: str | None
+    reason: str
+    next_eligible_at: datetime | None
+    attempt_count: int
+    last_attempt_at: datetime | None
+    phones: list[PhoneOut]
+    created_at: datetime
+    updated_at: datetime

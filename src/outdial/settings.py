@@ -1,0 +1,69 @@
+"""Settings, read once at start-up from the command line and the environment, then passed in."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from outdial.store.db import sqlite_url
+
+ADMIN_KEY_FILE = "admin.key"
+SECRET_KEY_FILE = "secret.key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    admin_key: str
+    secret_key: bytes
+    admin_key_generated: bool = False
+    default_region: str = "CN"
+    default_timezone: str = "Asia/Shanghai"
+
+
+def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Create the data directory if needed and read or generate the admin and secret keys."""
+    env = os.environ if env is None else env
+    data_dir.mkdir(parents=True, exist_ok=True)
+    admin_key, generated = _admin_key(data_dir, env)
+    return Settings(
+        data_dir=data_dir,
+        database_url=env.get("DATABASE_URL") or sqlite_url(data_dir),
+        admin_key=admin_key,
+        secret_key=_secret_key(data_dir, env),
+        admin_key_generated=generated,
+        default_region=env.get("OUTDIAL_DEFAULT_REGION", "CN").upper(),
+        default_timezone=env.get("OUTDIAL_DEFAULT_TIMEZONE", "Asia/Shanghai"),
+    )
+
+
+def _admin_key(data_dir: Path, env: Mapping[str, str]) -> tuple[str, bool]:
+    if env.get("OUTDIAL_ADMIN_KEY"):
+        return env["OUTDIAL_ADMIN_KEY"], False
+    path = data_dir / ADMIN_KEY_FILE
+    if path.exists():
+        return path.read_text().strip(), False
+    key = "od_admin_" + secrets.token_urlsafe(32)
+    _write_private(path, key)
+    return key, True
+
+
+def _secret_key(data_dir: Path, env: Mapping[str, str]) -> bytes:
+    """The key that encrypts stored secrets (Alibaba AccessKey secrets); Fernet format."""
+    if env.get("OUTDIAL_SECRET_KEY"):
+        return env["OUTDIAL_SECRET_KEY"].encode()
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        _write_private(path, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip().encode()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
