@@ -120,7 +120,10 @@ NUMBER_GROUPS = ResourceKind(
     model=NumberGroupIn,
     refs={"line_id": lines},
     used_by=[(campaigns, "number_group_id")],
-    filters={**name_filter(number_groups), "line_id": lambda v: number_groups.c.line_id == int(v)},
+    filters={
+        **name_filter(number_groups),
+        "line_id": lambda v: number_groups.c.line_id == parse_int("line_id", v),
+    },
     hooks=NumberGroupHooks(),
 )
 
@@ -194,6 +197,15 @@ AGENTS = ResourceKind(
 
 # --- scripts -------------------------------------------------------------------------------
 
+
+class ScriptHooks(Hooks):
+    def values(
+        self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
+    ) -> dict[str, Any]:
+        """The ``settings`` column (NOT NULL) has no input field yet: start it empty."""
+        return {"settings": {}} if current is None else {}
+
+
 SCRIPTS = ResourceKind(
     label="script",
     table=scripts,
@@ -201,6 +213,7 @@ SCRIPTS = ResourceKind(
     refs={"transfer_skill_group_id": skill_groups},
     used_by=[(campaigns, "script_id")],
     filters={**name_filter(scripts), **bool_filter(scripts, "enabled")},
+    hooks=ScriptHooks(),
 )
 
 BLACKOUT_CALENDARS = ResourceKind(

@@ -144,15 +144,20 @@ class ContactService:
         if not accepted:
             return {}
         rows = [_contact_row(tenant, campaign_id, parsed[v.index], v, now) for v in accepted]
-        statement = insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True)
-        ids = [r.id for r in conn.execute(statement, rows)]
+        conn.execute(insert(contacts), rows)
+        # The person's number is unique in the campaign, so it finds the new ids.
+        new_ids = select(contacts.c.primary_number, contacts.c.id).where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.primary_number.in_([v.primary for v in accepted]),
+        )
+        by_number: dict[str, int] = {number: cid for number, cid in conn.execute(new_ids)}
         phones = [
-            _phone_row(contact_id, campaign_id, k, number, parsed[v.index])
-            for contact_id, v in zip(ids, accepted, strict=True)
+            _phone_row(by_number[v.primary], campaign_id, k, number, parsed[v.index])
+            for v in accepted
             for k, number in enumerate(v.numbers)
         ]
         conn.execute(insert(contact_phones), phones)
-        return {v.index: cid for v, cid in zip(accepted, ids, strict=True)}
+        return {v.index: by_number[v.primary] for v in accepted}
 
     def _reopen_if_completed(
         self, conn: Connection, campaign: dict[str, Any], now: datetime

@@ -17,9 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from outdial.domain import limits
 from outdial.domain.outcomes import Outcome
@@ -56,6 +59,15 @@ def _clock(value: str) -> str:
 
 def _zone(value: str | None) -> str | None:
     return None if value is None else check_timezone(value)
+
+
+def _item_error(model: str, index: int, value: Any, message: str) -> ValidationError:
+    """An error located at item ``index`` of the list a field validator checks, so the
+    field path names the offending item (``rules[1]``) rather than the whole list."""
+    error = PydanticCustomError("value_error", message)
+    return ValidationError.from_exception_data(
+        model, [InitErrorDetails(type=error, loc=(index,), input=value)]
+    )
 
 
 # --- tenants and credentials ---------------------------------------------------------------
@@ -207,9 +219,11 @@ class LineIn(Input):
     @field_validator("caller_numbers")
     @classmethod
     def _unique_numbers(cls, v: list[CallerNumber]) -> list[CallerNumber]:
-        numbers = [n.number for n in v]
-        if len(numbers) != len(set(numbers)):
-            raise ValueError("caller numbers must be unique")
+        seen: set[str] = set()
+        for i, n in enumerate(v):
+            if n.number in seen:
+                raise _item_error("LineIn", i, n.number, f"caller number {n.number} is repeated")
+            seen.add(n.number)
         return v
 
 
@@ -229,11 +243,11 @@ class NumberGroupIn(Input):
     @field_validator("numbers")
     @classmethod
     def _numbers(cls, v: list[str]) -> list[str]:
-        for n in v:
+        for i, n in enumerate(v):
             if not is_caller_number(n):
-                raise ValueError(f"{n!r} is not a caller number")
-        if len(v) != len(set(v)):
-            raise ValueError("numbers must be unique")
+                raise _item_error("NumberGroupIn", i, n, f"{n!r} is not a caller number")
+            if n in v[:i]:
+                raise _item_error("NumberGroupIn", i, n, f"number {n} is repeated")
         return v
 
 
@@ -264,8 +278,9 @@ class AgentIn(Input):
     @field_validator("skill_group_ids")
     @classmethod
     def _unique(cls, v: list[int]) -> list[int]:
-        if len(v) != len(set(v)):
-            raise ValueError("skill groups must be unique")
+        for i, sg in enumerate(v):
+            if sg in v[:i]:
+                raise _item_error("AgentIn", i, sg, f"skill group {sg} is repeated")
         return v
 
 
@@ -359,9 +374,10 @@ class RedialPolicyIn(Input):
     @classmethod
     def _each_outcome_once(cls, rules: list[RedialRule]) -> list[RedialRule]:
         seen: set[Outcome] = set()
-        for rule in rules:
+        for i, rule in enumerate(rules):
             if twice := seen & set(rule.outcomes):
-                raise ValueError(f"outcome {sorted(twice)[0]} appears in more than one rule")
+                message = f"outcome {sorted(twice)[0]} appears in more than one rule"
+                raise _item_error("RedialPolicyIn", i, rule.model_dump(mode="json"), message)
             seen |= set(rule.outcomes)
         return rules
 
@@ -442,7 +458,7 @@ class CampaignIn(Input):
         description="Daily calling windows in local time; none means all day",
     )
     repeat_by: RepeatBy = RepeatBy.DAY
-    repeat_days: list[int] = Field(default_factory=list, max_length=31)
+    repeat_days: list[int] = Field(default_factory=list, max_length=31, validate_default=True)
     timezone: str | None = Field(None, description="IANA zone; default: the tenant's")
     use_contact_timezone: bool = False
     blackout_calendar_id: PositiveId | None = None
@@ -453,7 +469,7 @@ class CampaignIn(Input):
     skill_group_id: PositiveId | None = None
     script_id: PositiveId | None = None
     redial_policy_id: PositiveId | None = None
-    pacing_mode: PacingMode = PacingMode.AGENTLESS
+    pacing_mode: PacingMode = Field(PacingMode.AGENTLESS, validate_default=True)
     ratio: float = Field(1.0, gt=0, le=100)
     abandon_target_percent: float = Field(
         3.0, ge=limits.ABANDON_TARGET_MIN, le=limits.ABANDON_TARGET_MAX
@@ -494,16 +510,33 @@ class CampaignIn(Input):
             raise ValueError("phone group identify values must be unique")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> CampaignIn:
-        if self.period_start and self.period_end and self.period_end <= self.period_start:
+    # Cross-field rules are field validators on the later field, so an error names the field
+    # (a model validator would report it against the whole body). A field that failed its own
+    # validation is absent from ``info.data``; its own error is reported instead.
+    @field_validator("period_end")
+    @classmethod
+    def _after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("period_start")
+        if start is not None and v is not None and v <= start:
             raise ValueError("period_end must be after period_start")
-        _check_repeat_days(self.repeat_by, self.repeat_days)
-        if self.kind == "manual" and self.pacing_mode is not PacingMode.PREVIEW:
+        return v
+
+    @field_validator("repeat_days")
+    @classmethod
+    def _repeat_days(cls, v: list[int], info: ValidationInfo) -> list[int]:
+        if "repeat_by" in info.data:
+            _check_repeat_days(info.data["repeat_by"], v)
+        return v
+
+    @field_validator("pacing_mode")
+    @classmethod
+    def _mode_for_kind(cls, v: PacingMode, info: ValidationInfo) -> PacingMode:
+        kind = info.data.get("kind")
+        if kind == "manual" and v is not PacingMode.PREVIEW:
             raise ValueError("manual campaigns use pacing_mode 'preview'")
-        if self.kind == "auto" and self.pacing_mode is PacingMode.PREVIEW:
+        if kind == "auto" and v is PacingMode.PREVIEW:
             raise ValueError("pacing_mode 'preview' is for manual campaigns")
-        return self
+        return v
 
 
 def _check_repeat_days(repeat_by: RepeatBy, days: list[int]) -> None:

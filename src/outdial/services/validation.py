@@ -33,7 +33,10 @@ def field_errors(errors: Sequence[Any], prefix: str = "") -> list[FieldError]:
     for err in errors:
         message = str(err.get("msg", "invalid"))
         message = message.removeprefix("Value error, ")
-        out.append(FieldError(field_path(err.get("loc", ()), prefix), message, str(err["type"])))
+        loc = err.get("loc", ())
+        if err["type"] == "json_invalid":
+            loc = loc[:1]  # ("body", character offset): the offset names no field
+        out.append(FieldError(field_path(loc, prefix), message, str(err["type"])))
     return out
 
 

@@ -26,7 +26,11 @@ def create_db_engine(url: str) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # psycopg's pipelined executemany of one short, cached statement beats SQLAlchemy's
+    # "insertmanyvalues" (one huge VALUES list psycopg must re-parse) by ~10x for bulk rows.
+    return create_engine(
+        parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, use_insertmanyvalues=False
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:
