@@ -86,7 +86,7 @@ def _in_range(d: date, r: time, start: time, end: time | None, day_ok: object) -
 
 
 def allowed_by_reading(s: Schedule, t: datetime) -> bool:
-    if s.period_start and t < s.period_start or s.period_end and t >= s.period_end:
+    if (s.period_start and t < s.period_start) or (s.period_end and t >= s.period_end):
         return False
     local = t.astimezone(s.zone)
     d, r = local.date(), local.time().replace(tzinfo=None)
