@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import outdial
 from outdial.api.errors import error_body, install_error_handlers
@@ -28,7 +29,7 @@ def create_app(services: Services, admin_key: str) -> FastAPI:
     app.state.services = services
     app.state.admin_key = admin_key
     install_error_handlers(app)
-    app.middleware("http")(_limit_body)
+    app.add_middleware(_BodyLimit)
     api = APIRouter(prefix=API)
     api.add_api_route("/health", _health, methods=["GET"], tags=["system"])
     for module in (admin, catalog, campaigns):
@@ -41,11 +42,31 @@ def _health() -> dict[str, str]:
     return {"status": "ok", "version": outdial.__version__}
 
 
-async def _limit_body(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limits.BODY_BYTES_MAX:
-        body = error_body("limit_exceeded", f"request body over {limits.BODY_BYTES_MAX} bytes", [])
-        return JSONResponse(body, status_code=413)
-    return await call_next(request)
+class _BodyLimit:
+    """Refuse request bodies over the limit: a declared Content-Length at once, a streamed
+    (chunked) body as soon as the bytes received pass the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body over {limits.BODY_BYTES_MAX} bytes"
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and length.isdigit() and int(length) > limits.BODY_BYTES_MAX:
+            response = JSONResponse(error_body("limit_exceeded", message, []), status_code=413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            received = await receive()
+            seen += len(received.get("body", b""))
+            if seen > limits.BODY_BYTES_MAX:
+                raise HTTPException(413, message)  # FastAPI re-raises it; errors.py maps it
+            return received
+
+        await self.app(scope, counted, send)

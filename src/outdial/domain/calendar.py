@@ -19,6 +19,7 @@ from outdial.domain.schedule import RepeatBy, parse_clock
 Interval = tuple[datetime, datetime]
 ALL_DAY: tuple[tuple[time, time | None], ...] = ((time(0), None),)
 HORIZON_DAYS = 400
+CHUNK_DAYS = 7
 
 
 class Closed(StrEnum):
@@ -190,18 +191,32 @@ def _subtract(span: Interval, holes: list[Interval]) -> Iterator[Interval]:
 
 
 def open_spans(schedule: Schedule, since: datetime, days: int = HORIZON_DAYS) -> Iterator[Interval]:
-    """Intervals in which calls may start, from ``since`` on, in order."""
+    """Intervals in which calls may start, from ``since`` on, in order; computed a week at a
+    time, so asking for the next opening costs little."""
     local_day = since.astimezone(schedule.zone).date()
-    first, last = local_day - timedelta(days=1), local_day + timedelta(days=days)
-    holes = blackout_spans(schedule, first, last)
     lower = max(since, schedule.period_start) if schedule.period_start else since
-    for span in window_spans(schedule, first, last):
-        start = max(span[0], lower)
-        end = min(span[1], schedule.period_end) if schedule.period_end else span[1]
-        if schedule.period_end and span[0] >= schedule.period_end:
-            return
-        if start < end:
-            yield from _subtract((start, end), holes)
+    carried: Interval | None = None  # a span may run on into the next chunk
+    first = local_day - timedelta(days=1)
+    while first <= local_day + timedelta(days=days):
+        last = first + timedelta(days=CHUNK_DAYS - 1)
+        holes = blackout_spans(schedule, first, last + timedelta(days=1))
+        for span in window_spans(schedule, first, last):
+            if schedule.period_end and span[0] >= schedule.period_end:
+                if carried:
+                    yield carried
+                return
+            start = max(span[0], lower)
+            end = min(span[1], schedule.period_end) if schedule.period_end else span[1]
+            for piece in _subtract((start, end), holes) if start < end else ():
+                if carried and piece[0] <= carried[1]:
+                    carried = (carried[0], max(carried[1], piece[1]))
+                    continue
+                if carried:
+                    yield carried
+                carried = piece
+        first = last + timedelta(days=1)
+    if carried:
+        yield carried
 
 
 # --- questions ------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from outdial.store.schema import (
 
 
 def name_filter(table: Table) -> dict[str, Filter]:
-    return {"q": lambda v: table.c.name.contains(v, autoescape=True)}
+    # Case-insensitive on both backends (LIKE is case-insensitive on SQLite only).
+    return {"q": lambda v: table.c.name.icontains(v, autoescape=True)}
 
 
 def bool_filter(table: Table, column: str) -> dict[str, Filter]:

@@ -45,6 +45,8 @@ class PageRequest:
             raise ValidationFailed.field(
                 "page_size", f"page_size must be between 1 and {limits.PAGE_SIZE_MAX}"
             )
+        if self.offset > 2**63 - 1:
+            raise ValidationFailed.field("page", "page is out of range")
 
     @property
     def offset(self) -> int:

@@ -13,6 +13,7 @@ from outdial.domain.phones import normalise
 from outdial.services.common import Page, PageRequest, Tenant
 from outdial.services.models import DncIn
 from outdial.services.validation import validate
+from outdial.store.repo import valid_id
 from outdial.store.schema import dnc_entries
 from outdial.store.store import Store
 
@@ -71,6 +72,8 @@ class DncService:
             conn.execute(delete(dnc_entries).where(dnc_entries.c.id == entry_id))
 
     def _get(self, conn: Connection, tenant: Tenant, entry_id: int) -> dict[str, Any]:
+        if not valid_id(entry_id):
+            raise NotFound(f"dnc entry {entry_id} not found")
         query = select(dnc_entries).where(
             and_(dnc_entries.c.id == entry_id, dnc_entries.c.tenant_id == tenant.id)
         )

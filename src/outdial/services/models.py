@@ -7,7 +7,7 @@ validated again with the same model, so there is one set of rules per resource.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -54,7 +54,10 @@ class Output(BaseModel):
 
 
 def _clock(value: str) -> str:
-    return parse_clock(value).strftime("%H:%M:%S") if value != "24:00" else "24:00:00"
+    # "24:00" and "24:00:00" (the end of the day) stay "24:00:00", so a stored window reads
+    # back, and validates again on PATCH, unchanged; time.max would print as 23:59:59.
+    parsed = parse_clock(value)
+    return "24:00:00" if parsed == time.max else parsed.strftime("%H:%M:%S")
 
 
 def _zone(value: str | None) -> str | None:

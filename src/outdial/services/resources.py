@@ -14,7 +14,7 @@ from outdial.clock import Clock
 from outdial.domain.errors import Conflict, ValidationFailed
 from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid
 from outdial.services.validation import validate
-from outdial.store.repo import TenantTable
+from outdial.store.repo import ID_MAX, TenantTable
 from outdial.store.store import Store
 from outdial.store.types import UTCDateTime
 
@@ -178,6 +178,9 @@ def parse_bool(field_name: str, value: str) -> bool:
 
 def parse_int(field_name: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise ValidationFailed.field(field_name, f"expected an integer, got {value!r}") from exc
+    if abs(number) > ID_MAX:
+        raise ValidationFailed.field(field_name, f"{value} is out of range")
+    return number

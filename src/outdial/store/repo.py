@@ -9,6 +9,14 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, ins
 
 Row = dict[str, Any]
 
+ID_MAX = 2**63 - 1
+"""Ids are 64-bit signed integers on both backends; a larger number names no row (and would
+overflow the driver), so it is treated as not found."""
+
+
+def valid_id(row_id: int) -> bool:
+    return 1 <= row_id <= ID_MAX
+
 
 class TenantTable:
     """Create, read, page, update and delete rows of one table, always within one tenant."""
@@ -24,6 +32,8 @@ class TenantTable:
         return dict(row._mapping)
 
     def get(self, conn: Connection, tenant_id: int, row_id: int, lock: bool = False) -> Row | None:
+        if not valid_id(row_id):
+            return None
         query = select(self.table).where(self._scope(tenant_id, row_id))
         if lock:
             query = query.with_for_update()
@@ -31,6 +41,7 @@ class TenantTable:
         return None if row is None else dict(row._mapping)
 
     def existing_ids(self, conn: Connection, tenant_id: int, ids: Sequence[int]) -> set[int]:
+        ids = [i for i in ids if valid_id(i)]
         query = select(self.table.c.id).where(
             self.table.c.tenant_id == tenant_id, self.table.c.id.in_(ids)
         )
@@ -52,6 +63,8 @@ class TenantTable:
     def update(
         self, conn: Connection, tenant_id: int, row_id: int, values: Mapping[str, Any]
     ) -> Row | None:
+        if not valid_id(row_id):
+            return None
         query = (
             update(self.table)
             .where(self._scope(tenant_id, row_id))
@@ -62,6 +75,8 @@ class TenantTable:
         return None if row is None else dict(row._mapping)
 
     def delete(self, conn: Connection, tenant_id: int, row_id: int) -> bool:
+        if not valid_id(row_id):
+            return False
         return conn.execute(delete(self.table).where(self._scope(tenant_id, row_id))).rowcount > 0
 
     def name_taken(

@@ -273,6 +273,8 @@ campaigns = Table(
     Column("vendor_data", Json, nullable=False),
     Column("started_at", UTCDateTime()),
     Column("ended_at", UTCDateTime()),
+    Column("worker_id", String(64)),
+    Column("lease_expires_at", UTCDateTime()),
     *_stamps(),
     UniqueConstraint("tenant_id", "name"),
     Index(None, "state"),
@@ -354,4 +356,16 @@ attempts = Table(
     Index(None, "contact_id"),
     Index(None, "number", "created_at"),
     Index(None, "line_id", "ended_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    _pk(),
+    _tenant(),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "campaign_id", "id"),
 )
