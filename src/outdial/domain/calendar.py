@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from outdial.domain.schedule import RepeatBy, parse_clock
@@ -243,11 +244,20 @@ def closed_reason(schedule: Schedule, at: datetime) -> Closed | None:
     if schedule.period_end and at >= schedule.period_end:
         return Closed.AFTER_PERIOD
     local_day = at.astimezone(schedule.zone).date()
-    first, last = local_day - timedelta(days=1), local_day + timedelta(days=1)
-    inside = [s for s in window_spans(schedule, first, last) if s[0] <= at < s[1]]
-    if not inside:
-        on_day = any(_calling_day(schedule, d) for d in (local_day,))
-        return Closed.OUTSIDE_WINDOW if on_day else Closed.NOT_A_CALLING_DAY
-    if any(s <= at < e for s, e in blackout_spans(schedule, first, last)):
+    windows, holes = spans_around(schedule, local_day)
+    if not any(s <= at < e for s, e in windows):
+        return (
+            Closed.OUTSIDE_WINDOW if _calling_day(schedule, local_day) else Closed.NOT_A_CALLING_DAY
+        )
+    if any(s <= at < e for s, e in holes):
         return Closed.BLACKOUT
     return None
+
+
+@lru_cache(maxsize=8192)
+def spans_around(
+    schedule: Schedule, day: date
+) -> tuple[tuple[Interval, ...], tuple[Interval, ...]]:
+    """Window and blackout spans of the days around ``day`` (pure, so cached)."""
+    first, last = day - timedelta(days=1), day + timedelta(days=1)
+    return tuple(window_spans(schedule, first, last)), tuple(blackout_spans(schedule, first, last))

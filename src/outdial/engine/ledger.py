@@ -10,25 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
+from outdial.domain.eligibility import Eligibility
 from outdial.domain.outcomes import ContactState, Outcome
 from outdial.domain.redial import Verdict
+from outdial.engine import statements as sql
 from outdial.services.common import new_uuid
+from outdial.services.stats import campaign_stats
 from outdial.store.schema import (
     attempts,
     campaigns,
     contact_phones,
     contacts,
-    dnc_entries,
-    events,
-    lines,
 )
 from outdial.store.store import Store
 
 ACTIVE_STATES = ("scheduled", "running")
+
+
+class Decide(Protocol):
+    """The runner's dial-instant check, run inside the attempt's transaction."""
+
+    def day_start(self, number: str, now: datetime) -> datetime: ...
+
+    def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility: ...
 
 
 @dataclass
@@ -113,9 +121,15 @@ class Ledger:
 
     def campaign(self, campaign_id: int) -> dict[str, Any]:
         with self.store.read() as conn:
-            return dict(
-                conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()._mapping
-            )
+            return dict(conn.execute(sql.CAMPAIGN, {"campaign_id": campaign_id}).one()._mapping)
+
+    def campaign_version(self, campaign_id: int) -> tuple[str, datetime]:
+        """The campaign's state and last change, cheaply, to see whether to reload it."""
+        with self.store.read() as conn:
+            state, updated_at = conn.execute(
+                sql.CAMPAIGN_VERSION, {"campaign_id": campaign_id}
+            ).one()
+        return state, updated_at
 
     def set_campaign_state(
         self, campaign_id: int, expected: str, state: str, reason: str, now: datetime
@@ -146,55 +160,16 @@ class Ledger:
         self, campaign_id: int, now: datetime, limit: int, ttl: float
     ) -> list[LeasedContact]:
         """Claim up to ``limit`` pending contacts that are due, for ``ttl`` seconds."""
-        due = and_(
-            contacts.c.campaign_id == campaign_id,
-            contacts.c.state == ContactState.PENDING.value,
-            or_(contacts.c.next_eligible_at.is_(None), contacts.c.next_eligible_at <= now),
-            or_(
-                contacts.c.lease_owner.is_(None),
-                contacts.c.lease_expires_at < now,
-                contacts.c.lease_owner == self.worker_id,
-            ),
-        )
+        params = {"campaign_id": campaign_id, "now": now, "worker": self.worker_id, "limit": limit}
         with self.store.write() as conn:
-            rows = conn.execute(
-                select(
-                    contacts.c.id,
-                    contacts.c.uuid,
-                    contacts.c.timezone,
-                    contacts.c.phone_index,
-                    contacts.c.reason,
-                    contacts.c.next_eligible_at,
-                )
-                .where(due)
-                .order_by(
-                    contacts.c.next_eligible_at.is_not(None),
-                    contacts.c.next_eligible_at,
-                    contacts.c.id,
-                )
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = conn.execute(sql.DUE_CONTACTS, params).all()
             if not rows:
                 return []
             ids = [r.id for r in rows]
-            conn.execute(
-                update(contacts)
-                .where(contacts.c.id.in_(ids))
-                .values(lease_owner=self.worker_id, lease_expires_at=now + timedelta(seconds=ttl))
-            )
+            until = now + timedelta(seconds=ttl)
+            conn.execute(sql.LEASE, {"ids": ids, "worker": self.worker_id, "until": until})
             phones: dict[int, list[Phone]] = {i: [] for i in ids}
-            for p in conn.execute(
-                select(
-                    contact_phones.c.contact_id,
-                    contact_phones.c.id,
-                    contact_phones.c.number,
-                    contact_phones.c.phone_group,
-                    contact_phones.c.attempt_count,
-                )
-                .where(contact_phones.c.contact_id.in_(ids))
-                .order_by(contact_phones.c.contact_id, contact_phones.c.position)
-            ):
+            for p in conn.execute(sql.PHONES_OF, {"ids": ids}):
                 phones[p.contact_id].append(Phone(p.id, p.number, p.phone_group, p.attempt_count))
         return [
             LeasedContact(
@@ -205,18 +180,69 @@ class Ledger:
 
     def defer(self, contact_id: int, until: datetime | None, reason: str, now: datetime) -> None:
         """Give a leased contact back with the reason it cannot be dialed and when it can."""
+        params = {
+            "contact_id": contact_id,
+            "worker": self.worker_id,
+            "until": until,
+            "why": reason,
+            "now": now,
+        }
+        with self.store.write() as conn:
+            conn.execute(sql.DEFER, params)
+
+    def defer_with_verdict(
+        self,
+        contact: LeasedContact,
+        verdict: Verdict,
+        now: datetime,
+        phone_outcome: Outcome,
+        phone_finished: bool,
+    ) -> None:
+        """Move a leased contact on without a call (DNC hit, or no time left to dial)."""
+        values: dict[str, Any] = {
+            "state": verdict.state.value,
+            "reason": verdict.reason,
+            "next_eligible_at": verdict.next_eligible_at,
+            "phone_index": verdict.phone_index,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        if verdict.outcome is not None:
+            values["outcome"] = verdict.outcome.value
         with self.store.write() as conn:
             conn.execute(
                 update(contacts)
-                .where(contacts.c.id == contact_id, contacts.c.lease_owner == self.worker_id)
-                .values(
-                    next_eligible_at=until,
-                    reason=reason,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
+                .where(contacts.c.id == contact.id, contacts.c.lease_owner == self.worker_id)
+                .values(**values)
             )
+            if phone_finished:
+                conn.execute(
+                    update(contact_phones)
+                    .where(contact_phones.c.id == contact.phone.id)
+                    .values(state="finished", last_outcome=phone_outcome.value)
+                )
+
+    def leased_contact(self, contact_id: int) -> LeasedContact:
+        with self.store.read() as conn:
+            row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
+            phones = [
+                Phone(p.id, p.number, p.phone_group, p.attempt_count)
+                for p in conn.execute(
+                    select(contact_phones)
+                    .where(contact_phones.c.contact_id == contact_id)
+                    .order_by(contact_phones.c.position)
+                )
+            ]
+        return LeasedContact(
+            row.id,
+            row.uuid,
+            row.timezone,
+            row.phone_index,
+            row.reason,
+            row.next_eligible_at,
+            phones,
+        )
 
     def release_contacts(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -227,32 +253,6 @@ class Ledger:
                 .where(contacts.c.id.in_(ids), contacts.c.lease_owner == self.worker_id)
                 .values(lease_owner=None, lease_expires_at=None)
             )
-
-    def number_history(
-        self, campaign_id: int, number: str, day_start: datetime
-    ) -> tuple[int, datetime | None]:
-        """Attempts to ``number`` in the campaign since ``day_start``, and the latest one."""
-        with self.store.read() as conn:
-            row = conn.execute(
-                select(
-                    func.count().filter(attempts.c.created_at >= day_start),
-                    func.max(attempts.c.created_at),
-                ).where(attempts.c.campaign_id == campaign_id, attempts.c.number == number)
-            ).one()
-        return int(row[0]), row[1]
-
-    def on_dnc(self, tenant_id: int, number: str, now: datetime) -> bool:
-        with self.store.read() as conn:
-            hit = conn.scalar(
-                select(dnc_entries.c.id)
-                .where(
-                    dnc_entries.c.number == number,
-                    or_(dnc_entries.c.tenant_id == tenant_id, dnc_entries.c.tenant_id.is_(None)),
-                    or_(dnc_entries.c.expires_at.is_(None), dnc_entries.c.expires_at > now),
-                )
-                .limit(1)
-            )
-        return hit is not None
 
     def pending_summary(self, campaign_id: int) -> tuple[int, datetime | None, int]:
         """(pending contacts, earliest next-eligible time among them, open attempts)."""
@@ -299,65 +299,50 @@ class Ledger:
         contact: LeasedContact,
         caller_number: str,
         now: datetime,
-    ) -> OpenAttempt | None:
-        """Write the attempt if the line and the campaign have room and the contact is still
-        ours and pending; None otherwise (nothing written)."""
-        line_id = campaign["line_id"]
-        phone = contact.phone
+        decide: Decide,
+    ) -> OpenAttempt | Eligibility | None:
+        """In one transaction: check the number (``decide`` sees its attempts today, its last
+        attempt and whether it is on the DNC list), check line and campaign capacity, claim the
+        contact and write the attempt. Returns the attempt; the Eligibility when ``decide``
+        refused; None when the line or campaign is full or the contact was taken."""
+        line_id, phone = campaign["line_id"], contact.phone
         with self.store.write() as conn:
-            channels = conn.scalar(
-                select(lines.c.channels).where(lines.c.id == line_id).with_for_update()
-            )
-            if channels is None or _open_on(conn, attempts.c.line_id == line_id) >= channels:
+            verdict = self._decide(conn, campaign, phone.number, now, decide)
+            if not verdict.eligible:
+                return verdict
+            channels = conn.scalar(sql.LOCK_LINE, {"line_id": line_id})
+            on_line, in_campaign = conn.execute(
+                sql.OPEN_CALLS, {"line_id": line_id, "campaign_id": campaign["id"]}
+            ).one()
+            if channels is None or on_line >= channels:
                 return None
-            mine = attempts.c.campaign_id == campaign["id"]
-            if _open_on(conn, mine) >= campaign["max_concurrency"]:
+            if in_campaign >= campaign["max_concurrency"]:
                 return None
-            claimed = conn.execute(
-                update(contacts)
-                .where(
-                    contacts.c.id == contact.id,
-                    contacts.c.state == ContactState.PENDING.value,
-                    contacts.c.lease_owner == self.worker_id,
-                )
-                .values(
-                    state=ContactState.IN_PROGRESS.value,
-                    reason="dialing",
-                    attempt_count=contacts.c.attempt_count + 1,
-                    last_attempt_at=now,
-                    next_eligible_at=None,
-                    updated_at=now,
-                )
-            ).rowcount
-            if not claimed:
+            claim = {"contact_id": contact.id, "worker": self.worker_id, "now": now}
+            if not conn.execute(sql.CLAIM, claim).rowcount:
                 return None
-            conn.execute(
-                update(contact_phones)
-                .where(contact_phones.c.id == phone.id)
-                .values(attempt_count=contact_phones.c.attempt_count + 1, last_attempt_at=now)
-            )
+            conn.execute(sql.BUMP_PHONE, {"phone_id": phone.id, "now": now})
             attempt_uuid = new_uuid()
             attempt_id = conn.scalar(
-                insert(attempts)
-                .values(
-                    uuid=attempt_uuid,
-                    tenant_id=campaign["tenant_id"],
-                    campaign_id=campaign["id"],
-                    contact_id=contact.id,
-                    phone_id=phone.id,
-                    number=phone.number,
-                    caller_number=caller_number,
-                    line_id=line_id,
-                    agent_id=None,
-                    worker_id=self.worker_id,
-                    call_id=attempt_uuid,
-                    created_at=now,
-                    native_cause="",
-                    talk_seconds=0.0,
-                    abandoned=False,
-                    data={},
-                )
-                .returning(attempts.c.id)
+                sql.INSERT_ATTEMPT,
+                {
+                    "uuid": attempt_uuid,
+                    "tenant_id": campaign["tenant_id"],
+                    "campaign_id": campaign["id"],
+                    "contact_id": contact.id,
+                    "phone_id": phone.id,
+                    "number": phone.number,
+                    "caller_number": caller_number,
+                    "line_id": line_id,
+                    "agent_id": None,
+                    "worker_id": self.worker_id,
+                    "call_id": attempt_uuid,
+                    "created_at": now,
+                    "native_cause": "",
+                    "talk_seconds": 0.0,
+                    "abandoned": False,
+                    "data": {},
+                },
             )
         phone.attempt_count += 1
         assert attempt_id is not None
@@ -372,6 +357,27 @@ class Ledger:
             now,
         )
 
+    def _decide(
+        self,
+        conn: Connection,
+        campaign: dict[str, Any],
+        number: str,
+        now: datetime,
+        decide: Decide,
+    ) -> Eligibility:
+        day_start = decide.day_start(number, now)
+        today, last, dnc = conn.execute(
+            sql.NUMBER_FACTS,
+            {
+                "day_start": day_start,
+                "campaign_id": campaign["id"],
+                "number": number,
+                "tenant_id": campaign["tenant_id"],
+                "now": now,
+            },
+        ).one()
+        return decide(int(today), last, dnc is not None)
+
     def close_attempt(
         self,
         attempt: OpenAttempt,
@@ -383,43 +389,41 @@ class Ledger:
     ) -> None:
         """Close the attempt and move its contact on, in one transaction."""
         talk = (ended_at - attempt.answered_at).total_seconds() if attempt.answered_at else 0.0
-        contact_values: dict[str, Any] = {
-            "state": verdict.state.value,
-            "reason": verdict.reason,
-            "next_eligible_at": verdict.next_eligible_at,
-            "phone_index": verdict.phone_index,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": ended_at,
-        }
-        if verdict.outcome is not None:
-            contact_values["outcome"] = verdict.outcome.value
         with self.store.write() as conn:
             closed = conn.execute(
-                update(attempts)
-                .where(attempts.c.id == attempt.id, attempts.c.outcome.is_(None))
-                .values(
-                    outcome=outcome.value,
-                    native_cause=native_cause,
-                    ended_at=ended_at,
-                    ringing_at=attempt.ringing_at,
-                    answered_at=attempt.answered_at,
-                    talk_seconds=talk,
-                    abandoned=outcome is Outcome.ABANDONED,
-                )
+                sql.CLOSE_ATTEMPT,
+                {
+                    "attempt_id": attempt.id,
+                    "p_outcome": outcome.value,
+                    "p_cause": native_cause,
+                    "p_ended": ended_at,
+                    "p_ringing": attempt.ringing_at,
+                    "p_answered": attempt.answered_at,
+                    "p_talk": talk,
+                    "p_abandoned": outcome is Outcome.ABANDONED,
+                },
             ).rowcount
             if not closed:
                 return
             conn.execute(
-                update(contacts).where(contacts.c.id == attempt.contact_id).values(**contact_values)
+                sql.MOVE_CONTACT,
+                {
+                    "contact_id": attempt.contact_id,
+                    "p_state": verdict.state.value,
+                    "p_reason": verdict.reason,
+                    "p_next": verdict.next_eligible_at,
+                    "p_index": verdict.phone_index,
+                    "p_outcome": verdict.outcome.value if verdict.outcome else None,
+                    "p_now": ended_at,
+                },
             )
-            phone_values: dict[str, Any] = {"last_outcome": outcome.value}
-            if verdict.phone_finished:
-                phone_values["state"] = "finished"
             conn.execute(
-                update(contact_phones)
-                .where(contact_phones.c.id == attempt.phone_id)
-                .values(**phone_values)
+                sql.MARK_PHONE,
+                {
+                    "phone_id": attempt.phone_id,
+                    "p_outcome": outcome.value,
+                    "p_state": "finished" if verdict.phone_finished else "active",
+                },
             )
             self._event(
                 conn,
@@ -468,11 +472,10 @@ class Ledger:
                 )
             ).rowcount
 
-    def emit(
-        self, campaign_id: int, tenant_id: int, kind: str, data: dict[str, Any], now: datetime
-    ) -> None:
+    def emit_progress(self, campaign_id: int, tenant_id: int, now: datetime) -> None:
         with self.store.write() as conn:
-            self._event(conn, campaign_id, kind, data, now, tenant_id)
+            stats = campaign_stats(conn, campaign_id)
+            self._event(conn, campaign_id, "campaign.progress", stats, now, tenant_id)
 
     def _event(
         self,
@@ -488,11 +491,12 @@ class Ledger:
                 select(campaigns.c.tenant_id).where(campaigns.c.id == campaign_id)
             )
         conn.execute(
-            insert(events).values(
-                tenant_id=tenant_id, campaign_id=campaign_id, kind=kind, data=data, created_at=now
-            )
+            sql.INSERT_EVENT,
+            {
+                "tenant_id": tenant_id,
+                "campaign_id": campaign_id,
+                "kind": kind,
+                "data": data,
+                "created_at": now,
+            },
         )
-
-
-def _open_on(conn: Connection, where: Any) -> int:
-    return int(conn.scalar(select(func.count()).where(where, attempts.c.outcome.is_(None))) or 0)

@@ -1,0 +1,454 @@
+"""One campaign's dialing loop: refresh, decide, dial, track calls, finish.
+
+Eligibility is checked again at the instant of dialing (window, blackout, period, pause, DNC,
+daily cap, interval); the attempt row is written before originate; each hangup closes its
+attempt and moves the contact on per the redial rules, in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from outdial.domain.campaign_state import CampaignState
+from outdial.domain.eligibility import (
+    DialFacts,
+    Eligibility,
+    eligibility,
+    first_open_in_all,
+    is_closed,
+)
+from outdial.domain.outcomes import ContactState, Outcome
+from outdial.domain.redial import Verdict, after_attempt
+from outdial.engine.config import CampaignConfig, load_config
+from outdial.engine.ledger import LeasedContact, OpenAttempt
+from outdial.engine.ports import (
+    ATTEMPT_VARIABLE,
+    CallEvent,
+    CallEventKind,
+    OriginateFailed,
+    OriginateRequest,
+)
+
+if TYPE_CHECKING:
+    from outdial.engine.worker import Worker
+
+log = logging.getLogger("outdial.engine")
+S = CampaignState
+SPIN_LIMIT = 10_000
+TERMINAL_CLOSE = {
+    S.EXPIRED: (ContactState.FAILED, "time_up"),
+    S.CANCELLED: (ContactState.CANCELLED, "campaign_cancelled"),
+}
+
+
+@dataclass
+class ActiveCall:
+    attempt: OpenAttempt
+    contact: LeasedContact
+    answered: bool = False
+
+
+@dataclass
+class CampaignRunner:
+    worker: Worker
+    campaign_id: int
+    campaign: dict[str, Any] = field(default_factory=dict)
+    config: CampaignConfig | None = None
+    active: dict[str, ActiveCall] = field(default_factory=dict)
+    hopper: deque[LeasedContact] = field(default_factory=deque)
+    slot_free_at: list[datetime] = field(default_factory=list)  # call gap: slots cooling down
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    next_refresh: datetime | None = None
+    next_wake: datetime | None = None
+    next_progress: datetime | None = None
+    exhausted_until: datetime | None = None  # no contact due before this instant
+    finished: bool = False
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _spins: int = 0
+    _last_step: datetime | None = None
+
+    @property
+    def ledger(self) -> Any:
+        return self.worker.ledger
+
+    def now(self) -> datetime:
+        return self.worker.clock.now()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.refresh(self.now())
+        await self.reconcile()
+        while not self.finished and not self.worker.stopping:
+            try:
+                await self.step()
+            except Exception:
+                log.exception("campaign %s: step failed", self.campaign_id)
+                self.next_wake = self.now() + timedelta(seconds=1)
+            await self._sleep()
+        self.ledger.release_contacts([c.id for c in self.hopper])
+        self.hopper.clear()
+
+    async def _sleep(self) -> None:
+        now = self.now()
+        until = min(t for t in (self.next_wake, self.next_refresh) if t is not None)
+        delay = max(0.0, (until - now).total_seconds())
+        self.next_wake = None
+        self._spins = self._spins + 1 if delay == 0 and now == self._last_step else 0
+        self._last_step = now
+        if self._spins > SPIN_LIMIT:  # a bug would otherwise freeze virtual time
+            log.error("campaign %s: runner spinning at %s; backing off", self.campaign_id, now)
+            delay, self._spins = 1.0, 0
+        if delay > 0 and not self.wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), delay)
+        self.wake.clear()
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def wake_at(self, when: datetime | None) -> None:
+        if when is not None and (self.next_wake is None or when < self.next_wake):
+            self.next_wake = when
+
+    def refresh(self, now: datetime) -> None:
+        """Re-read the campaign when it changed (settings or state); every state_poll_seconds."""
+        if self.campaign:
+            state, updated_at = self.ledger.campaign_version(self.campaign_id)
+            changed = (state, updated_at) != (self.campaign["state"], self.campaign["updated_at"])
+        if not self.campaign or changed:
+            self.campaign = self.ledger.campaign(self.campaign_id)
+            self.config = load_config(self.worker.store, self.campaign)
+        self.next_refresh = now + timedelta(seconds=self.worker.settings.state_poll_seconds)
+
+    async def step(self) -> None:
+        now = self.now()
+        if self.next_refresh is None or now >= self.next_refresh:
+            self.refresh(now)
+        state = S(self.campaign["state"])
+        if state is S.SCHEDULED:
+            start = self.campaign["period_start"]
+            if start is None or start <= now:
+                self._move(S.SCHEDULED, S.RUNNING, "period_started", now)
+            else:
+                self.wake_at(start)
+            return
+        if state is S.RUNNING:
+            end = self.campaign["period_end"]
+            if end is not None and now >= end:
+                self._move(S.RUNNING, S.EXPIRED, "period_ended", now)
+                return
+            await self.dial(now)
+            self._progress(now)
+            return
+        await self.stand_down(state, now)
+
+    def _move(self, old: CampaignState, new: CampaignState, reason: str, now: datetime) -> None:
+        self.ledger.set_campaign_state(self.campaign_id, old.value, new.value, reason, now)
+        self.refresh(now)
+        self.poke()
+
+    async def stand_down(self, state: CampaignState, now: datetime) -> None:
+        """Paused or ended: dial nothing; on cancel or expiry hang up calls still ringing, and
+        once no call is left close the remaining contacts; then the runner ends."""
+        if self.hopper:
+            self.ledger.release_contacts([c.id for c in self.hopper])
+            self.hopper.clear()
+        if state in TERMINAL_CLOSE:
+            for call_id, call in list(self.active.items()):
+                if not call.answered:
+                    await self.driver.hangup(call_id, f"campaign {state.value}")
+            if not self.active:
+                contact_state, reason = TERMINAL_CLOSE[state]
+                self.ledger.finish_pending(self.campaign_id, contact_state, reason, now)
+        if state is not S.PAUSED and not self.active:
+            self._progress(now, force=True)
+            self.finished = True
+
+    # --- dialing -----------------------------------------------------------------------------
+
+    @property
+    def driver(self) -> Any:
+        assert self.config is not None
+        return self.worker.driver_for(self.config.line)
+
+    def free_slots(self, now: datetime) -> int:
+        self.slot_free_at = [t for t in self.slot_free_at if t > now]
+        busy = len(self.active) + len(self.slot_free_at)
+        if self.slot_free_at:
+            self.wake_at(min(self.slot_free_at))
+        return int(self.campaign["max_concurrency"]) - busy
+
+    async def dial(self, now: datetime) -> None:
+        config = self.config
+        assert config is not None
+        if not self.campaign["use_contact_timezone"]:
+            zone = [config.schedule.zone]
+            if is_closed(config.schedule, zone, now) is not None:
+                self.wake_at(first_open_in_all(config.schedule, zone, now))
+                self._release_hopper()
+                return
+        free = self.free_slots(now)
+        while free > 0:
+            contact = self.next_contact(now, free)
+            if contact is None:
+                break
+            caller = config.caller_number(contact.phone.number)
+            decide = DialCheck(self, contact, now)
+            result = self.ledger.open_attempt(self.campaign, contact, caller, now, decide)
+            if result is None:  # the line or the campaign is full, or the contact was taken
+                self.hopper.appendleft(contact)
+                self.wake_at(now + timedelta(seconds=1))
+                break
+            if isinstance(result, Eligibility):
+                self.not_now(contact, result, decide.on_dnc, now)
+                continue
+            await self.originate(result, contact, caller, config)
+            free -= 1
+        if not self.active and not self.hopper:
+            self.check_done(now)
+
+    def next_contact(self, now: datetime, free: int) -> LeasedContact | None:
+        if not self.hopper:
+            if self.exhausted_until is not None and now < self.exhausted_until:
+                return None
+            batch = self.ledger.lease_contacts(
+                self.campaign_id,
+                now,
+                limit=max(free * 2, 10),
+                ttl=self.worker.settings.contact_lease_seconds,
+            )
+            self.hopper.extend(batch)
+            if not batch:
+                self.exhausted_until = now + timedelta(
+                    seconds=self.worker.settings.idle_poll_seconds
+                )
+                self.wake_at(self.exhausted_until)
+                return None
+        return self.hopper.popleft()
+
+    def not_now(
+        self, contact: LeasedContact, verdict: Eligibility, on_dnc: bool, now: datetime
+    ) -> None:
+        """Give back a contact that may not be dialed now, with its reason and next time."""
+        if on_dnc:
+            self.finish_blocked(contact, now)
+        elif verdict.next_eligible_at is None:
+            # No opening is left in the campaign's period: the contact cannot be dialed again.
+            ended = Verdict(ContactState.FAILED, "time_up", contact.phone_index, None)
+            self.ledger.defer_with_verdict(contact, ended, now, Outcome.CANCELLED, False)
+        else:
+            self.ledger.defer(contact.id, verdict.next_eligible_at, verdict.reasons[0], now)
+
+    def finish_blocked(self, contact: LeasedContact, now: datetime) -> None:
+        """A number put on the DNC list after import: never dialed; move to the next phone."""
+        verdict = after_attempt(
+            self.config.redial(contact.phone.phone_group),  # type: ignore[union-attr]
+            Outcome.DNC_BLOCKED,
+            now,
+            contact.phone_index,
+            len(contact.phones),
+            contact.phone.attempt_count,
+        )
+        self.ledger.defer_with_verdict(contact, verdict, now, Outcome.DNC_BLOCKED, True)
+
+    async def originate(
+        self, attempt: OpenAttempt, contact: LeasedContact, caller: str, config: CampaignConfig
+    ) -> None:
+        self.active[attempt.uuid] = ActiveCall(attempt, contact)
+        self.worker.track(attempt.uuid, self)
+        request = OriginateRequest(
+            call_id=attempt.uuid,
+            number=attempt.number,
+            caller_number=caller,
+            ring_timeout_seconds=int(self.campaign["ring_timeout_seconds"]),
+            line=config.line,
+            variables={
+                ATTEMPT_VARIABLE: attempt.uuid,
+                "outdial_campaign_id": str(self.campaign_id),
+            },
+        )
+        try:
+            await self.driver.originate(request)
+        except OriginateFailed as failed:
+            self.finish(attempt.uuid, failed.outcome, failed.native_cause, self.now())
+
+    # --- call events -------------------------------------------------------------------------
+
+    def on_event(self, event: CallEvent) -> None:
+        call = self.active.get(event.call_id)
+        if call is None:
+            return
+        if event.kind is CallEventKind.RINGING:
+            call.attempt.ringing_at = event.at
+        elif event.kind is CallEventKind.ANSWERED:
+            call.attempt.answered_at = event.at
+            call.answered = True
+            self._spawn(self.connect(event.call_id))
+        elif event.kind is CallEventKind.HANGUP:
+            assert event.outcome is not None
+            self.finish(event.call_id, event.outcome, event.native_cause, event.at)
+
+    async def connect(self, call_id: str) -> None:
+        """Agentless: the answered call goes to the campaign's script."""
+        config = self.config
+        assert config is not None
+        if config.script is not None:
+            await self.driver.transfer_to_script(call_id, config.script)
+
+    def finish(self, call_id: str, outcome: Outcome, native_cause: str, at: datetime) -> None:
+        call = self.active.pop(call_id, None)
+        self.worker.untrack(call_id)
+        if call is None:
+            return
+        contact = call.contact
+        settings = self.config.redial(contact.phone.phone_group)  # type: ignore[union-attr]
+        verdict = after_attempt(
+            settings,
+            outcome,
+            at,
+            contact.phone_index,
+            len(contact.phones),
+            contact.phone.attempt_count,
+        )
+        verdict = self._for_state(verdict, outcome)
+        self.ledger.close_attempt(
+            call.attempt, int(self.campaign["tenant_id"]), outcome, native_cause, at, verdict
+        )
+        gap = float(self.campaign["call_gap_seconds"])
+        if gap > 0:
+            self.slot_free_at.append(at + timedelta(seconds=gap))
+        due = verdict.next_eligible_at
+        if due is not None and self.exhausted_until is not None and due < self.exhausted_until:
+            self.exhausted_until = due  # look for contacts again when this one is due
+            self.wake_at(due)
+        self.poke()
+
+    def _for_state(self, verdict: Verdict, outcome: Outcome) -> Verdict:
+        """A campaign that ended while the call was up closes the contact instead of requeuing."""
+        state = S(self.campaign["state"])
+        if verdict.state is ContactState.PENDING and state in TERMINAL_CLOSE:
+            contact_state, reason = TERMINAL_CLOSE[state]
+            return Verdict(contact_state, reason, verdict.phone_index, None, outcome)
+        return verdict
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # --- completion, progress, recovery ------------------------------------------------------
+
+    def check_done(self, now: datetime) -> None:
+        pending, earliest, open_attempts = self.ledger.pending_summary(self.campaign_id)
+        if pending == 0 and open_attempts == 0:
+            self._move(S.RUNNING, S.COMPLETED, "all_contacts_done", now)
+            return
+        if earliest is not None and earliest > now:
+            self.wake_at(earliest)
+
+    def _release_hopper(self) -> None:
+        if self.hopper:
+            self.ledger.release_contacts([c.id for c in self.hopper])
+            self.hopper.clear()
+
+    def _progress(self, now: datetime, force: bool = False) -> None:
+        if not force and self.next_progress is not None and now < self.next_progress:
+            return
+        self.next_progress = now + timedelta(seconds=self.worker.settings.progress_seconds)
+        self.ledger.emit_progress(self.campaign_id, int(self.campaign["tenant_id"]), now)
+
+    async def reconcile(self) -> None:
+        """Open attempts this runner does not track (a crash, a dead worker): adopt the calls
+        the driver still has, close the rest as lost; contacts stuck in progress go back."""
+        rows = [
+            r for r in self.ledger.open_attempts(self.campaign_id) if r["uuid"] not in self.active
+        ]
+        now = self.now()
+        live = (
+            await self.driver.live_calls() if rows and self.config and self.config.line else set()
+        )
+        for row in rows:
+            if row["call_id"] in live:
+                self.adopt(row)
+                continue
+            contact = self.ledger.leased_contact(row["contact_id"])
+            attempt = OpenAttempt(
+                row["id"],
+                row["uuid"],
+                row["campaign_id"],
+                row["contact_id"],
+                row["phone_id"],
+                row["number"],
+                row["line_id"],
+                row["created_at"],
+                row["ringing_at"],
+                row["answered_at"],
+            )
+            self.active[row["uuid"]] = ActiveCall(attempt, contact)
+            self.finish(row["uuid"], Outcome.CANCELLED, "lost: engine restarted", now)
+        self.ledger.repair_stuck_contacts(self.campaign_id, now)
+
+    def adopt(self, row: dict[str, Any]) -> None:
+        contact = self.ledger.leased_contact(row["contact_id"])
+        attempt = OpenAttempt(
+            row["id"],
+            row["uuid"],
+            row["campaign_id"],
+            row["contact_id"],
+            row["phone_id"],
+            row["number"],
+            row["line_id"],
+            row["created_at"],
+            row["ringing_at"],
+            row["answered_at"],
+        )
+        self.active[row["uuid"]] = ActiveCall(
+            attempt, contact, answered=row["answered_at"] is not None
+        )
+        self.worker.track(row["uuid"], self)
+
+
+class DialCheck:
+    """Eligibility at the instant of dialing, from the runner's settings and the ledger's facts
+    about the number (read in the same transaction that writes the attempt)."""
+
+    def __init__(self, runner: CampaignRunner, contact: LeasedContact, now: datetime):
+        config = runner.config
+        assert config is not None
+        self.runner, self.contact, self.config = runner, contact, config
+        self.zones = config.zones_for(contact.phone.number, contact.timezone)
+        self.on_dnc = False
+
+    def day_start(self, number: str, now: datetime) -> datetime:
+        local = now.astimezone(self.zones[0])
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility:
+        self.on_dnc = on_dnc
+        campaign = self.runner.campaign
+        now = self.runner.now()
+        day_end = self.day_start(self.contact.phone.number, now) + timedelta(days=1)
+        return eligibility(
+            DialFacts(
+                at=now,
+                campaign_state=S(campaign["state"]),
+                contact_state=ContactState.PENDING,
+                contact_reason=self.contact.reason,
+                next_eligible_at=self.contact.next_eligible_at,
+                schedule=self.config.schedule,
+                zones=self.zones,
+                number_attempts_today=today,
+                day_ends_at=day_end.astimezone(self.zones[0]),
+                last_attempt_at=last,
+                max_attempts_per_day=campaign["max_attempts_per_day"],
+                min_attempt_interval_seconds=campaign["min_attempt_interval_seconds"],
+                on_dnc=on_dnc,
+            )
+        )

@@ -1,0 +1,156 @@
+"""The engine's hot-path SQL, built once with bind parameters.
+
+Building a Core statement costs more than running it on SQLite; these run for every dial and
+every hangup, so they are constructed at import and executed with plain parameter dicts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+
+from outdial.store.schema import (
+    attempts,
+    campaigns,
+    contact_phones,
+    contacts,
+    dnc_entries,
+    events,
+    lines,
+)
+
+b = bindparam
+
+DUE_CONTACTS = (
+    select(
+        contacts.c.id,
+        contacts.c.uuid,
+        contacts.c.timezone,
+        contacts.c.phone_index,
+        contacts.c.reason,
+        contacts.c.next_eligible_at,
+    )
+    .where(
+        contacts.c.campaign_id == b("campaign_id"),
+        contacts.c.state == "pending",
+        or_(contacts.c.next_eligible_at.is_(None), contacts.c.next_eligible_at <= b("now")),
+        or_(
+            contacts.c.lease_owner.is_(None),
+            contacts.c.lease_expires_at < b("now"),
+            contacts.c.lease_owner == b("worker"),
+        ),
+    )
+    .order_by(contacts.c.next_eligible_at.is_not(None), contacts.c.next_eligible_at, contacts.c.id)
+    .limit(b("limit"))
+    .with_for_update(skip_locked=True)
+)
+LEASE = (
+    update(contacts)
+    .where(contacts.c.id.in_(b("ids", expanding=True)))
+    .values(lease_owner=b("worker"), lease_expires_at=b("until"))
+)
+PHONES_OF = (
+    select(
+        contact_phones.c.contact_id,
+        contact_phones.c.id,
+        contact_phones.c.number,
+        contact_phones.c.phone_group,
+        contact_phones.c.attempt_count,
+    )
+    .where(contact_phones.c.contact_id.in_(b("ids", expanding=True)))
+    .order_by(contact_phones.c.contact_id, contact_phones.c.position)
+)
+DEFER = (
+    update(contacts)
+    .where(contacts.c.id == b("contact_id"), contacts.c.lease_owner == b("worker"))
+    .values(
+        next_eligible_at=b("until"),
+        reason=b("why"),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=b("now"),
+    )
+)
+_ON_DNC = (
+    select(dnc_entries.c.id)
+    .where(
+        dnc_entries.c.number == b("number"),
+        or_(dnc_entries.c.tenant_id == b("tenant_id"), dnc_entries.c.tenant_id.is_(None)),
+        or_(dnc_entries.c.expires_at.is_(None), dnc_entries.c.expires_at > b("now")),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+NUMBER_FACTS = select(
+    func.count().filter(attempts.c.created_at >= b("day_start")),
+    func.max(attempts.c.created_at),
+    _ON_DNC,
+).where(attempts.c.campaign_id == b("campaign_id"), attempts.c.number == b("number"))
+"""Attempts to the number today, its latest attempt, and a DNC entry id (or NULL)."""
+LOCK_LINE = select(lines.c.channels).where(lines.c.id == b("line_id")).with_for_update()
+OPEN_CALLS = select(
+    func.count().filter(attempts.c.line_id == b("line_id")),
+    func.count().filter(attempts.c.campaign_id == b("campaign_id")),
+).where(
+    attempts.c.outcome.is_(None),
+    or_(attempts.c.line_id == b("line_id"), attempts.c.campaign_id == b("campaign_id")),
+)
+"""Open attempts on the line (every campaign) and in the campaign."""
+CAMPAIGN_VERSION = select(campaigns.c.state, campaigns.c.updated_at).where(
+    campaigns.c.id == b("campaign_id")
+)
+CAMPAIGN = select(campaigns).where(campaigns.c.id == b("campaign_id"))
+CLAIM = (
+    update(contacts)
+    .where(
+        contacts.c.id == b("contact_id"),
+        contacts.c.state == "pending",
+        contacts.c.lease_owner == b("worker"),
+    )
+    .values(
+        state="in_progress",
+        reason="dialing",
+        attempt_count=contacts.c.attempt_count + 1,
+        last_attempt_at=b("now"),
+        next_eligible_at=None,
+        updated_at=b("now"),
+    )
+)
+BUMP_PHONE = (
+    update(contact_phones)
+    .where(contact_phones.c.id == b("phone_id"))
+    .values(attempt_count=contact_phones.c.attempt_count + 1, last_attempt_at=b("now"))
+)
+INSERT_ATTEMPT = insert(attempts).returning(attempts.c.id)
+CLOSE_ATTEMPT = (
+    update(attempts)
+    .where(attempts.c.id == b("attempt_id"), attempts.c.outcome.is_(None))
+    .values(
+        outcome=b("p_outcome"),
+        native_cause=b("p_cause"),
+        ended_at=b("p_ended"),
+        ringing_at=b("p_ringing"),
+        answered_at=b("p_answered"),
+        talk_seconds=b("p_talk"),
+        abandoned=b("p_abandoned"),
+    )
+)
+MOVE_CONTACT = (
+    update(contacts)
+    .where(contacts.c.id == b("contact_id"))
+    .values(
+        state=b("p_state"),
+        reason=b("p_reason"),
+        next_eligible_at=b("p_next"),
+        phone_index=b("p_index"),
+        outcome=func.coalesce(b("p_outcome"), contacts.c.outcome),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=b("p_now"),
+    )
+)
+MARK_PHONE = (
+    update(contact_phones)
+    .where(contact_phones.c.id == b("phone_id"))
+    .values(last_outcome=b("p_outcome"), state=b("p_state"))
+)
+INSERT_EVENT = insert(events)
