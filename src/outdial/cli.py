@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -122,6 +123,29 @@ def tenant_create(
         runtime.store.close()
     console.print(f"tenant {tenant['id']} {tenant['name']!r} created")
     console.print(f"api key: {tenant['api_key']}", soft_wrap=True)
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file (TOML)", exists=True, dir_okay=False)
+    ],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON")
+    ] = None,
+    database_url: Annotated[str, typer.Option(help="Store for the run (default: in memory)")] = (
+        "sqlite://"
+    ),
+) -> None:
+    """Run one campaign in virtual time through the real engine and audit the guarantees."""
+    from outdial.sim.report import print_report, run_with_progress
+
+    report = run_with_progress(scenario, database_url, console)
+    print_report(report, console)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    if not all(g["passed"] for g in report["guarantees"].values()):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -32,14 +32,15 @@ DUE_CONTACTS = (
     .where(
         contacts.c.campaign_id == b("campaign_id"),
         contacts.c.state == "pending",
-        or_(contacts.c.next_eligible_at.is_(None), contacts.c.next_eligible_at <= b("now")),
+        contacts.c.next_eligible_at <= b("now"),
         or_(
             contacts.c.lease_owner.is_(None),
             contacts.c.lease_expires_at < b("now"),
             contacts.c.lease_owner == b("worker"),
         ),
     )
-    .order_by(contacts.c.next_eligible_at.is_not(None), contacts.c.next_eligible_at, contacts.c.id)
+    # Served by the (campaign_id, state, next_eligible_at) index, so LIMIT stops early.
+    .order_by(contacts.c.next_eligible_at, contacts.c.id)
     .limit(b("limit"))
     .with_for_update(skip_locked=True)
 )
@@ -88,11 +89,12 @@ NUMBER_FACTS = select(
 """Attempts to the number today, its latest attempt, and a DNC entry id (or NULL)."""
 LOCK_LINE = select(lines.c.channels).where(lines.c.id == b("line_id")).with_for_update()
 OPEN_CALLS = select(
-    func.count().filter(attempts.c.line_id == b("line_id")),
-    func.count().filter(attempts.c.campaign_id == b("campaign_id")),
-).where(
-    attempts.c.outcome.is_(None),
-    or_(attempts.c.line_id == b("line_id"), attempts.c.campaign_id == b("campaign_id")),
+    select(func.count())
+    .where(attempts.c.line_id == b("line_id"), attempts.c.ended_at.is_(None))
+    .scalar_subquery(),
+    select(func.count())
+    .where(attempts.c.campaign_id == b("campaign_id"), attempts.c.outcome.is_(None))
+    .scalar_subquery(),
 )
 """Open attempts on the line (every campaign) and in the campaign."""
 CAMPAIGN_VERSION = select(campaigns.c.state, campaigns.c.updated_at).where(

@@ -300,7 +300,7 @@ def _contact_row(
         "state": ContactState.PENDING.value,
         "outcome": None,
         "reason": "not_dialed",
-        "next_eligible_at": None,
+        "next_eligible_at": now,
         "attempt_count": 0,
         "last_attempt_at": None,
         "phone_index": 0,
