@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -253,7 +254,7 @@ def _number_limits(camp: dict[str, Any], rows: dict[str, Any], check: Check) -> 
             for day, n in days.items():
                 if n > cap:
                     check.fail(f"{number}: {n} attempts on {day}, cap {cap}")
-        for before, after in zip(made, made[1:], strict=False):
+        for before, after in pairwise(made):
             if (after["created_at"] - before["created_at"]).total_seconds() < gap:
                 check.fail(
                     f"{number}: attempts {before['id']} and {after['id']} under {gap} s apart"
@@ -339,7 +340,7 @@ def _contacts(camp: dict[str, Any], rows: dict[str, Any], check: Check) -> None:
         if (c["state"] == "succeeded") != answered:
             check.fail(f"contact {cid} is {c['state']} but answered={answered}")
         spans = sorted((a["created_at"], a["ended_at"]) for a in made if a["ended_at"])
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in pairwise(spans):
             if start < end:
                 check.fail(f"contact {cid} had two calls at once at {start}")
 
