@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +15,8 @@ from rich.console import Console
 
 import outdial
 from outdial.domain.errors import OutdialError
-from outdial.runtime import open_runtime
+from outdial.engine.worker import EngineSettings
+from outdial.runtime import EngineThread, new_worker, open_runtime, run_worker
 from outdial.services.models import TenantIn
 from outdial.services.validation import validate
 from outdial.settings import Settings, load_settings
@@ -59,6 +62,12 @@ def _settings(data_dir: Path) -> Settings:
     return load_settings(data_dir.expanduser().resolve())
 
 
+def _engine_settings() -> EngineSettings:
+    """Engine timings; OUTDIAL_ENGINE_LEASE_SECONDS shortens take-over (tests, small sites)."""
+    lease = float(os.environ.get("OUTDIAL_ENGINE_LEASE_SECONDS", "15"))
+    return EngineSettings(lease_seconds=lease)
+
+
 def _where(settings: Settings) -> str:
     return normalise_url(settings.database_url).render_as_string(hide_password=True)
 
@@ -68,8 +77,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     data_dir: DataDir = Path("data"),
+    with_engine: Annotated[
+        bool, typer.Option("--engine/--no-engine", help="Run the dialing engine in-process")
+    ] = True,
 ) -> None:
-    """Migrate the store and serve the API (SQLite under the data dir, or DATABASE_URL)."""
+    """Migrate the store, serve the API and run the engine (SQLite under the data dir, or
+    DATABASE_URL)."""
     settings = _settings(data_dir)
     runtime = open_runtime(settings)
     console.print(f"[bold]outdial {outdial.__version__}[/] store: {_where(settings)}")
@@ -83,9 +96,15 @@ def serve(
     )
     note = " [green](new)[/]" if settings.admin_key_generated else ""
     console.print(f"admin key: {settings.admin_key}{note}  (from {source})", soft_wrap=True)
+    engine = EngineThread(runtime.store, _engine_settings()) if with_engine else None
+    if engine is not None:
+        engine.start()
+        console.print("engine:    running (sim lines dial simulated callees)")
     try:
         uvicorn.run(runtime.app(), host=host, port=port, log_level="info")
     finally:
+        if engine is not None:
+            engine.stop()
         runtime.store.close()
 
 
@@ -123,6 +142,54 @@ def tenant_create(
         runtime.store.close()
     console.print(f"tenant {tenant['id']} {tenant['name']!r} created")
     console.print(f"api key: {tenant['api_key']}", soft_wrap=True)
+
+
+@app.command()
+def engine(data_dir: DataDir = Path("data")) -> None:
+    """Run an engine worker alone (for PostgreSQL: start several; they share the campaigns)."""
+    settings = _settings(data_dir)
+    runtime = open_runtime(settings)
+    worker = new_worker(runtime.store, _engine_settings())
+    console.print(f"engine worker {worker.worker_id} on {_where(settings)}")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(worker, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        runtime.store.close()
+    console.print("engine stopped")
+
+
+@app.command()
+def why(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id")],
+    contact_id: Annotated[int, typer.Argument(help="Contact id")],
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Why not now? Whether a contact may be dialed now, every reason not, and when it may."""
+    runtime = open_runtime(_settings(data_dir))
+    try:
+        tenant = runtime.services.campaigns_tenant(campaign_id)
+        answer = runtime.services.eligibility.explain(tenant, campaign_id, contact_id)
+    except OutdialError as exc:
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from exc
+    finally:
+        runtime.store.close()
+    verdict = "[green]eligible now[/]" if answer["eligible"] else "[yellow]not now[/]"
+    console.print(f"contact {contact_id} ({answer['phone']['number']}): {verdict}")
+    for reason in answer["reasons"]:
+        console.print(f"  - {reason}")
+    console.print(
+        f"next eligible at: {answer['next_eligible_at'] or 'never'}"
+        f"  (zones: {', '.join(answer['time_zones'])})"
+    )
 
 
 @app.command()

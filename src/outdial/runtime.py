@@ -1,17 +1,24 @@
-"""Start-up: settings → store (migrated) → services → HTTP app."""
+"""Start-up: settings → store (migrated) → services → HTTP app, and the engine worker."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
 from outdial.api.app import create_app
 from outdial.clock import SystemClock
+from outdial.engine.worker import EngineSettings, Worker
 from outdial.services.container import Services
 from outdial.settings import Settings
 from outdial.store.migrate import upgrade
 from outdial.store.store import Store
+from outdial.telephony.registry import driver_factory
+
+log = logging.getLogger("outdial")
 
 
 @dataclass(frozen=True)
@@ -30,3 +37,51 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         upgrade(store.engine)
     services = Services.build(store, SystemClock(), settings.secret_key)
     return Runtime(settings, store, services)
+
+
+def new_worker(store: Store, engine_settings: EngineSettings | None = None) -> Worker:
+    clock = SystemClock()
+    return Worker(store, clock, driver_factory(clock), engine_settings)
+
+
+async def run_worker(worker: Worker, stop: asyncio.Event) -> None:
+    await worker.run(stop)
+
+
+@dataclass
+class EngineThread:
+    """The engine worker on its own thread and event loop, beside the HTTP server."""
+
+    store: Store
+    engine_settings: EngineSettings | None = None
+    _thread: threading.Thread | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stop: asyncio.Event | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="outdial-engine", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._run())
+        except Exception:
+            log.exception("the engine stopped on an error")
+        finally:
+            loop.close()
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await run_worker(new_worker(self.store, self.engine_settings), self._stop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)

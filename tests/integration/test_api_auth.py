@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +16,7 @@ import pytest
 
 from outdial.domain import limits
 from outdial.services.container import Services
+from outdial.services.tenants import TenantService
 from tests.conftest import ADMIN_KEY, unique
 from tests.support import Api, fields
 
@@ -121,6 +124,7 @@ def test_tenant_key_on_tenant_admin_endpoints_is_401(api: Api) -> None:
     assert_unauthenticated(api.get(f"/tenants/{me['id']}"))
     assert_unauthenticated(api.patch(f"/tenants/{me['id']}", {"max_contacts_per_campaign": 5}))
     assert_unauthenticated(api.delete(f"/tenants/{me['id']}"))
+    assert_unauthenticated(api.post(f"/tenants/{me['id']}/api-keys"))
     assert api.ok(api.get("/me")) == me
 
 
@@ -504,6 +508,7 @@ def test_a_json_body_of_the_wrong_type_is_422(admin: Api, payload: Any) -> None:
 NATIVE_PATHS = [
     "/tenants",
     "/tenants/{tenant_id}",
+    "/tenants/{tenant_id}/api-keys",
     "/me",
     "/credentials",
     "/credentials/{cred_id}",
@@ -560,3 +565,103 @@ def test_docs_serve_html(anonymous: Api) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/api/v1/openapi.json" in response.text
+
+
+# --- follow-ups: filters, races, the operator's way back in ----------------------------------
+
+
+@pytest.mark.parametrize("status", ["deleted", "Active", ""])
+def test_unknown_tenant_status_filter_is_422(admin: Api, status: str) -> None:
+    response = admin.get("/tenants", status=status)
+    assert_error(response, 422, "validation_error")
+    assert fields(response) == {"status"}
+    assert "active" in response.json()["details"][0]["message"]
+
+
+def test_concurrent_creates_of_one_tenant_name(server: Server) -> None:
+    name = unique("raced")
+    clients = [Api(server[0], ADMIN_KEY) for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+
+    def go(client: Api) -> httpx2.Response:
+        barrier.wait()
+        return client.post("/tenants", {"name": name})
+
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            responses = list(pool.map(go, clients))
+        assert sorted(r.status_code for r in responses) == [201] + [422] * 7, [
+            r.text for r in responses
+        ]
+        for response in responses:
+            if response.status_code == 422:
+                assert fields(response) == {"name"}
+        assert clients[0].ok(clients[0].get("/tenants", q=name))["total"] == 1
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_tenant_name_lost_to_a_concurrent_writer_is_422_not_500(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check-then-insert window made certain: with the name check skipped, the unique
+    constraint refuses the write, and the caller still gets 422 on ``name``."""
+    name = unique("taken")
+    admin.ok(admin.post("/tenants", {"name": name}), 201)
+    other = admin.ok(admin.post("/tenants", {"name": unique("other")}), 201)
+    monkeypatch.setattr(TenantService, "_check_name", lambda *_args, **_kw: None)
+    response = admin.post("/tenants", {"name": name})
+    assert_error(response, 422, "validation_error")
+    assert fields(response) == {"name"}
+    assert admin.ok(admin.get("/tenants", q=name))["total"] == 1
+    response = admin.patch(f"/tenants/{other['id']}", {"name": name})
+    assert_error(response, 422, "validation_error")
+    assert fields(response) == {"name"}
+    assert admin.ok(admin.get(f"/tenants/{other['id']}"))["name"] == other["name"]
+
+
+def test_the_admin_issues_a_new_key_to_a_locked_out_tenant(server: Server, admin: Api) -> None:
+    tenant = admin.ok(admin.post("/tenants", {"name": unique("locked")}), 201)
+    first = Api(server[0], tenant["api_key"])
+    try:
+        only = first.ok(first.get("/credentials"))["items"][0]
+        first.ok(first.post(f"/credentials/{only['id']}/revoke"))
+        assert_unauthenticated(first.get("/me"))
+    finally:
+        first.close()
+
+    issued = admin.ok(admin.post(f"/tenants/{tenant['id']}/api-keys"), 201)
+    assert issued["kind"] == "api_key" and issued["status"] == "active"
+    assert issued["tenant_id"] == tenant["id"]
+    assert issued["secret"].startswith("od_")
+    assert not {"secret_hash", "secret_encrypted"} & set(issued)
+    named = admin.ok(admin.post(f"/tenants/{tenant['id']}/api-keys", {"name": "recovery"}), 201)
+    assert named["name"] == "recovery" and named["secret"] != issued["secret"]
+
+    back = Api(server[0], issued["secret"])
+    try:
+        assert back.ok(back.get("/me"))["id"] == tenant["id"]
+        listed = back.ok(back.get("/credentials"))["items"]
+        assert [(c["id"], c["status"]) for c in listed] == [
+            (only["id"], "revoked"),
+            (issued["id"], "active"),
+            (named["id"], "active"),
+        ]
+        assert all(c["secret"] is None for c in listed)  # shown once
+    finally:
+        back.close()
+
+
+def test_issuing_an_api_key_checks_its_input(admin: Api, api: Api) -> None:
+    tenant_id = api.tenant["id"]  # type: ignore[attr-defined]
+    path = f"/tenants/{tenant_id}/api-keys"
+    before = api.ok(api.get("/credentials"))["total"]
+    for body, field in [({"name": "n" * 101}, "name"), ({"kind": "yunfu_token"}, "kind")]:
+        response = admin.post(path, body)
+        assert_error(response, 422, "validation_error")
+        assert fields(response) == {field}
+    for missing in (987_654_321, 0, 2**63):
+        assert_error(admin.post(f"/tenants/{missing}/api-keys"), 404, "not_found")
+    assert_error(admin.post("/tenants/first/api-keys"), 422, "validation_error")
+    assert api.ok(api.get("/credentials"))["total"] == before

@@ -5,15 +5,16 @@ Every test runs on SQLite and on PostgreSQL (the ``server`` fixture is parametri
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from outdial.services.container import Services
-from outdial.store.schema import campaigns
+from outdial.store.schema import attempts, campaigns
 from tests.support import Api, fields
 
 LINE_NUMBERS = ["+861012345678", "95187"]
@@ -806,3 +807,143 @@ def test_foreign_campaigns_are_404(new_tenant: Callable[..., Api]) -> None:
     assert stranger.ok(stranger.get("/campaigns"))["total"] == 0
     assert owner.ok(owner.get(f"/campaigns/{cid}")) == made
     assert owner.ok(owner.get(f"/campaigns/{cid}/contacts"))["total"] == 0
+
+
+# --- follow-up rules: the ledger, the line at start, list filters ----------------------------
+
+
+def add_attempt(server: tuple[str, Services], api: Api, campaign_id: int) -> None:
+    """Append one contact and write one ended attempt for it, as the engine would."""
+    body = {"contacts": [{"phones": [{"number": "13800138000"}]}]}
+    contact_id = api.ok(api.post(f"/campaigns/{campaign_id}/contacts", body))["results"][0]["id"]
+    contact = api.ok(api.get(f"/campaigns/{campaign_id}/contacts/{contact_id}"))
+    now = datetime.now(UTC)
+    with server[1].store.write() as conn:
+        conn.execute(
+            insert(attempts).values(
+                uuid=str(uuid.uuid4()),
+                tenant_id=api.tenant["id"],  # type: ignore[attr-defined]
+                campaign_id=campaign_id,
+                contact_id=contact_id,
+                phone_id=contact["phones"][0]["id"],
+                number=contact["phones"][0]["number"],
+                caller_number="95187",
+                worker_id="test",
+                created_at=now,
+                ended_at=now,
+                outcome="no_answer",
+                native_cause="NO_ANSWER",
+                talk_seconds=0.0,
+                abandoned=False,
+                data={},
+            )
+        )
+
+
+def test_a_campaign_with_attempts_cannot_be_deleted(api: Api, server: tuple[str, Services]) -> None:
+    ids = make_catalog(api)
+    dialed = create(api, ready_body(ids, name="dialed"))
+    add_attempt(server, api, dialed["id"])
+    act(api, dialed["id"], "cancel")
+    before = api.ok(api.get(f"/campaigns/{dialed['id']}"))
+    contacts_before = api.ok(api.get(f"/campaigns/{dialed['id']}/contacts"))
+    attempts_before = api.ok(api.get(f"/campaigns/{dialed['id']}/attempts"))
+    assert attempts_before["total"] == 1
+
+    resp = api.delete(f"/campaigns/{dialed['id']}")
+    assert resp.status_code == 409, resp.text
+    body = resp.json()
+    assert body["code"] == "conflict" and body["state"] == "cancelled"
+    assert "cancel it instead" in body["message"] and "ledger stays" in body["message"]
+    assert api.ok(api.get(f"/campaigns/{dialed['id']}")) == before
+    assert api.ok(api.get(f"/campaigns/{dialed['id']}/contacts")) == contacts_before
+    assert api.ok(api.get(f"/campaigns/{dialed['id']}/attempts")) == attempts_before
+
+    never = create(api, ready_body(ids, name="never dialed"))
+    body = {"contacts": [{"phones": [{"number": "13800138001"}]}]}
+    api.ok(api.post(f"/campaigns/{never['id']}/contacts", body))
+    assert api.delete(f"/campaigns/{never['id']}").status_code == 204
+
+
+def _line(api: Api, line_id: int) -> dict[str, Any]:
+    result: dict[str, Any] = api.ok(api.get(f"/lines/{line_id}"))
+    return result
+
+
+@pytest.mark.parametrize("action", ["start", "resume"])
+@pytest.mark.parametrize(
+    ("line_patch", "kind"),
+    [({"enabled": False}, "disabled"), ({"expires_at": "2020-01-01T00:00:00+00:00"}, "expired")],
+)
+def test_start_and_resume_need_a_live_line(
+    api: Api, action: str, line_patch: dict[str, Any], kind: str
+) -> None:
+    ids = make_catalog(api)
+    made = create(api, ready_body(ids, caller_numbers=["95187"]))
+    if action == "resume":
+        act(api, made["id"], "start")
+        act(api, made["id"], "pause")
+    api.ok(api.patch(f"/lines/{ids['line']}", line_patch))
+    before = api.ok(api.get(f"/campaigns/{made['id']}"))
+
+    resp = api.post(f"/campaigns/{made['id']}/{action}")
+    assert resp.status_code == 422, resp.text
+    assert fields(resp) == {"line_id"}
+    assert resp.json()["details"][0]["type"] == kind
+    assert api.ok(api.get(f"/campaigns/{made['id']}")) == before
+
+    api.ok(api.patch(f"/lines/{ids['line']}", {"enabled": True, "expires_at": when(1)}))
+    assert act(api, made["id"], action)["state"] == "running"
+
+
+@pytest.mark.parametrize("action", ["start", "resume"])
+def test_start_and_resume_need_enabled_caller_numbers(api: Api, action: str) -> None:
+    ids = make_catalog(api)
+    made = create(api, ready_body(ids, caller_numbers=LINE_NUMBERS))
+    if action == "resume":
+        act(api, made["id"], "start")
+        act(api, made["id"], "pause")
+    numbers = [{"number": LINE_NUMBERS[0]}, {"number": LINE_NUMBERS[1], "enabled": False}]
+    api.ok(api.patch(f"/lines/{ids['line']}", {"caller_numbers": numbers}))
+    before = api.ok(api.get(f"/campaigns/{made['id']}"))
+
+    resp = api.post(f"/campaigns/{made['id']}/{action}")
+    assert resp.status_code == 422, resp.text
+    assert fields(resp) == {"caller_numbers[1]"}
+    assert resp.json()["details"][0]["type"] == "disabled"
+    assert api.ok(api.get(f"/campaigns/{made['id']}")) == before
+
+    # A number taken off the line since is named too; the line itself is fine.
+    api.ok(api.patch(f"/lines/{ids['line']}", {"caller_numbers": numbers[1:]}))
+    resp = api.post(f"/campaigns/{made['id']}/{action}")
+    assert resp.status_code == 422 and fields(resp) == {"caller_numbers[0]", "caller_numbers[1]"}
+    assert api.ok(api.get(f"/campaigns/{made['id']}")) == before
+
+    api.ok(
+        api.patch(
+            f"/lines/{ids['line']}", {"caller_numbers": [{"number": n} for n in LINE_NUMBERS]}
+        )
+    )
+    assert act(api, made["id"], action)["state"] == "running"
+
+
+def test_line_problems_are_reported_with_the_other_readiness_problems(api: Api) -> None:
+    ids = make_catalog(api)
+    made = create(api, {"name": "two problems", "line_id": ids["line"]})
+    api.ok(api.patch(f"/lines/{ids['line']}", {"enabled": False}))
+    resp = api.post(f"/campaigns/{made['id']}/start")
+    assert resp.status_code == 422, resp.text
+    assert fields(resp) == {"line_id", "script_id"}
+    assert api.ok(api.get(f"/campaigns/{made['id']}"))["state"] == "draft"
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("state", "bogus"), ("state", "RUNNING"), ("kind", "robot"), ("pacing_mode", "turbo")],
+)
+def test_unknown_enum_filter_values_are_422(api: Api, param: str, value: str) -> None:
+    create(api, {"name": "listed"})
+    resp = api.get("/campaigns", **{param: value})
+    assert resp.status_code == 422, resp.text
+    assert fields(resp) == {param}
+    assert "draft" in resp.json()["message"] or param != "state"

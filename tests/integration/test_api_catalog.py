@@ -8,17 +8,25 @@ A rejected write must leave nothing changed, so every validation test checks the
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import insert, select
 
+from outdial.services.container import Services
+from outdial.store.repo import TenantTable
+from outdial.store.schema import attempts, lines
 from tests.support import Api, fields
 
 NewTenant = Callable[..., Api]
+Server = tuple[str, Services]
 MISSING_ID = 987_654_321
 
 
@@ -118,7 +126,7 @@ def _full_line(api: Api) -> dict[str, Any]:
             {"number": "+8610000001", "region": "Beijing", "enabled": True},
             {"number": "95187", "region": "", "enabled": False},
         ],
-        "settings": {"seed": 7},
+        "settings": {"seed": 7, "speed": 1.0, "callees": {}},
         "enabled": True,
         "expires_at": None,
     }
@@ -509,8 +517,8 @@ def test_line_driver_settings_are_validated_and_completed(api: Api) -> None:
     )
     assert fs["settings"] == {
         "nodes": [
-            {"host": "10.0.0.1", "port": 8021, "password": "ClueCon"},
-            {"host": "10.0.0.2", "port": 9021, "password": "ClueCon"},
+            {"host": "10.0.0.1", "port": 8021, "password": "********"},
+            {"host": "10.0.0.2", "port": 9021, "password": "********"},
         ],
         "gateway": "",
         "dial_string": "sofia/gateway/{gateway}/{number}",
@@ -519,7 +527,7 @@ def test_line_driver_settings_are_validated_and_completed(api: Api) -> None:
     assert sip["settings"]["host"] == "sbc.example"
     assert (sip["settings"]["port"], sip["settings"]["transport"]) == (5060, "tcp")
     sim = line(api, "sim")
-    assert (sim["driver"], sim["settings"]) == ("sim", {"seed": None})
+    assert (sim["driver"], sim["settings"]) == ("sim", {"seed": None, "speed": 1.0, "callees": {}})
 
 
 def test_line_patch_merges_and_revalidates(api: Api) -> None:
@@ -568,7 +576,8 @@ def test_line_driver_filter(api: Api) -> None:
     assert [i["id"] for i in api.ok(api.get("/lines", driver="freeswitch"))["items"]] == [fs["id"]]
     assert [i["id"] for i in api.ok(api.get("/lines", driver="sip"))["items"]] == [sip["id"]]
     assert total(api, "/lines", driver="sim") == 1
-    assert total(api, "/lines", driver="h323") == 0
+    invalid(api.get("/lines", driver="h323"), "driver")
+    invalid(api.get("/lines", driver="SIP"), "driver")
     assert names(api, "/lines", driver="sip", q="sip", enabled="true") == ["a sip"]
     assert names(api, "/lines", driver="sip", enabled="false") == []
 
@@ -797,7 +806,9 @@ def test_agent_filters(api: Api) -> None:
     assert ids(skill_group_id=MISSING_ID) == []
     assert ids(skill_group_id=a["id"], q="only") == [only_a["id"]]
     assert total(api, "/agents", state="offline") == 3
-    assert total(api, "/agents", state="busy") == 0
+    assert total(api, "/agents", state="on_call") == 0
+    for state in ("busy", "Offline", "idle"):
+        invalid(api.get("/agents", state=state), "state", state)
     page = api.ok(api.get("/agents", skill_group_id=a["id"], page_size=1, page=2))
     assert page["total"] == 2 and [i["id"] for i in page["items"]] == [only_a["id"]]
     assert page["items"][0]["skill_group_ids"] == [a["id"]]
@@ -971,6 +982,8 @@ REDIAL_RULES: Cases = [
     ({"rules": [rule("busy"), rule("no_answer"), rule("rejected", "no_answer")]}, "rules[2]"),
     ({"rules": [rule("bored")]}, "rules[0].outcomes[0]"),
     ({"rules": [rule("busy", "Busy")]}, "rules[0].outcomes[1]"),
+    ({"rules": [rule("busy", "busy")]}, "rules[0].outcomes[1]"),
+    ({"rules": [rule("busy"), rule("no_answer", "rejected", "no_answer")]}, "rules[1].outcomes[2]"),
     ({"rules": [rule()]}, "rules[0].outcomes"),
     ({"rules": [rule("busy", interval=-1)]}, "rules[0].interval_seconds"),
     ({"rules": [rule("busy", interval=30 * 24 * 3600 + 1)]}, "rules[0].interval_seconds"),
@@ -1045,3 +1058,200 @@ def test_redial_policy_used_by_campaign_cannot_be_deleted(api: Api) -> None:
     assert api.ok(api.get(f"/redial-policies/{policy['id']}")) == policy
     assert api.delete(f"/campaigns/{campaign['id']}").status_code == 204
     assert api.delete(f"/redial-policies/{policy['id']}").status_code == 204
+
+
+# --- line passwords are write-only ----------------------------------------------------------
+
+MASK = "********"
+
+
+def stored_settings(server: Server, line_id: int) -> dict[str, Any]:
+    with server[1].store.read() as conn:
+        settings: dict[str, Any] = conn.scalar(
+            select(lines.c.settings).where(lines.c.id == line_id)
+        )
+    return settings
+
+
+def test_line_passwords_are_masked_in_output_and_kept_on_patch(api: Api, server: Server) -> None:
+    nodes = [{"host": "fs1", "password": "s3cret-one"}, {"host": "fs2", "password": "s3cret-two"}]
+    fs = line(api, "fs", driver="freeswitch", settings={"nodes": nodes})
+    item = f"/lines/{fs['id']}"
+    assert [n["password"] for n in fs["settings"]["nodes"]] == [MASK, MASK]
+    assert [n["password"] for n in api.ok(api.get(item))["settings"]["nodes"]] == [MASK, MASK]
+    listed = api.ok(api.get("/lines"))["items"]
+    assert [n["password"] for n in listed[0]["settings"]["nodes"]] == [MASK, MASK]
+    assert "s3cret" not in api.get(item).text and "s3cret" not in api.get("/lines").text
+    real = ["s3cret-one", "s3cret-two"]
+    assert [n["password"] for n in stored_settings(server, fs["id"])["nodes"]] == real
+
+    # A PATCH without settings, or sending the masked settings back, keeps the passwords.
+    api.ok(api.patch(item, {"channels": 5}))
+    api.ok(api.patch(item, {"settings": api.ok(api.get(item))["settings"]}))
+    assert [n["password"] for n in stored_settings(server, fs["id"])["nodes"]] == real
+
+    # A new password replaces the one at its place; the mask keeps the other.
+    changed = {"nodes": [{"host": "fs1", "password": MASK}, {"host": "fs2", "password": "new"}]}
+    out = api.ok(api.patch(item, {"settings": changed}))
+    assert [n["password"] for n in out["settings"]["nodes"]] == [MASK, MASK]
+    stored = stored_settings(server, fs["id"])["nodes"]
+    assert [n["password"] for n in stored] == ["s3cret-one", "new"]
+
+    # The mask where no password is stored is refused, naming the place; nothing changes.
+    extra = {"nodes": [*changed["nodes"], {"host": "fs3", "password": MASK}]}
+    assert_rejected_patch(api, item, {"settings": extra}, "settings.nodes[2].password")
+    assert stored_settings(server, fs["id"])["nodes"] == stored
+
+
+def test_sip_password_is_masked_only_when_set(api: Api, server: Server) -> None:
+    sip = line(api, "sip", driver="sip", settings={"host": "sbc", "password": "pw-1"})
+    assert sip["settings"]["password"] == MASK
+    item = f"/lines/{sip['id']}"
+    api.ok(api.patch(item, {"settings": {"host": "sbc2", "password": MASK}}))
+    assert stored_settings(server, sip["id"]) | {"host": "sbc2"} == stored_settings(
+        server, sip["id"]
+    )
+    assert stored_settings(server, sip["id"])["password"] == "pw-1"
+    cleared = api.ok(api.patch(item, {"settings": {"host": "sbc2", "password": ""}}))
+    assert cleared["settings"]["password"] == ""
+    assert stored_settings(server, sip["id"])["password"] == ""
+    assert_rejected_patch(
+        api, item, {"settings": {"host": "sbc2", "password": MASK}}, "settings.password"
+    )
+    # A new line cannot borrow a password through the mask, nor a line switching driver.
+    body = {"name": "new", "channels": 1, "driver": "sip"}
+    assert_rejected_create(
+        api, "/lines", {**body, "settings": {"host": "h", "password": MASK}}, "settings.password"
+    )
+    fs = line(api, "fs", driver="freeswitch", settings={"nodes": [{"host": "fs1"}]})
+    switch = {"driver": "sip", "settings": {"host": "h", "password": MASK}}
+    assert_rejected_patch(api, f"/lines/{fs['id']}", switch, "settings.password")
+
+
+# --- agents in use --------------------------------------------------------------------------
+
+
+def test_an_agent_assigned_in_campaigns_cannot_be_deleted(api: Api) -> None:
+    sg = skill_group(api, "desk")
+    agent = create(api, "/agents", {"name": "alice", "skill_group_ids": [sg["id"]]})
+    other = create(api, "/agents", {"name": "bob"})
+    item = f"/agents/{agent['id']}"
+    manual = {"kind": "manual", "pacing_mode": "preview"}
+    assignment = [{"agent_id": agent["id"], "assign_count": 10}]
+    first = create(api, "/campaigns", {"name": "first", **manual, "agent_assignments": assignment})
+    second = create(
+        api,
+        "/campaigns",
+        {
+            "name": "second",
+            **manual,
+            "agent_assignments": [{"agent_id": other["id"], "assign_count": 1}, *assignment],
+        },
+    )
+    create(api, "/campaigns", {"name": "unrelated", **manual})
+
+    resp = api.delete(item)
+    conflict(resp)
+    body = resp.json()
+    assert body["campaign_ids"] == [first["id"], second["id"]]
+    assert "'first'" in body["message"] and "'second'" in body["message"]
+    assert "unrelated" not in body["message"]
+    assert api.ok(api.get(item)) == agent
+
+    # Once no campaign that may still dial names it, it can go.
+    api.ok(api.patch(f"/campaigns/{first['id']}", {"agent_assignments": []}))
+    conflict(api.delete(item))
+    api.ok(api.post(f"/campaigns/{second['id']}/cancel"))
+    assert api.delete(item).status_code == 204
+    # A cancelled campaign never dials again: its assignments do not hold an agent.
+    assert api.delete(f"/agents/{other['id']}").status_code == 204
+
+
+def test_a_line_in_the_ledger_cannot_be_deleted(api: Api, server: Server) -> None:
+    old, new = line(api, "old", ("95187",)), line(api, "new")
+    campaign = create(api, "/campaigns", {"name": "moved", "line_id": old["id"]})
+    contacts = {"contacts": [{"phones": [{"number": "13800138000"}]}]}
+    contact_id = api.ok(api.post(f"/campaigns/{campaign['id']}/contacts", contacts))["results"][0][
+        "id"
+    ]
+    contact = api.ok(api.get(f"/campaigns/{campaign['id']}/contacts/{contact_id}"))
+    now = datetime.now(UTC)
+    with server[1].store.write() as conn:
+        conn.execute(
+            insert(attempts).values(
+                uuid=str(uuid.uuid4()),
+                tenant_id=api.tenant["id"],  # type: ignore[attr-defined]
+                campaign_id=campaign["id"],
+                contact_id=contact_id,
+                phone_id=contact["phones"][0]["id"],
+                number=contact["phones"][0]["number"],
+                caller_number="95187",
+                line_id=old["id"],
+                worker_id="test",
+                created_at=now,
+                ended_at=now,
+                outcome="busy",
+                native_cause="USER_BUSY",
+                talk_seconds=0.0,
+                abandoned=False,
+                data={},
+            )
+        )
+    api.ok(api.patch(f"/campaigns/{campaign['id']}", {"line_id": new["id"]}))
+    conflict(api.delete(f"/lines/{old['id']}"))
+    assert api.ok(api.get(f"/lines/{old['id']}")) == old
+
+
+# --- concurrent creates ---------------------------------------------------------------------
+
+
+def race(server: Server, key: str, calls: int, send: Callable[[Api], httpx2.Response]) -> list[Any]:
+    """Fire ``calls`` requests at once, each from its own client; return the responses."""
+    clients = [Api(server[0], key) for _ in range(calls)]
+    barrier = threading.Barrier(calls)
+
+    def go(client: Api) -> httpx2.Response:
+        barrier.wait()
+        return send(client)
+
+    try:
+        with ThreadPoolExecutor(calls) as pool:
+            return list(pool.map(go, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def key_of(api: Api) -> str:
+    return str(api.http.headers["Authorization"]).removeprefix("Bearer ")
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=str)
+def test_concurrent_creates_of_one_name_are_one_201_and_422s(
+    api: Api, server: Server, kind: Kind
+) -> None:
+    body = minimal(kind, "raced")
+    responses = race(server, key_of(api), 8, lambda c: c.post(kind.path, body))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [422] * 7, [r.text for r in responses]
+    for resp in responses:
+        if resp.status_code == 422:
+            invalid(resp, "name")
+    assert names(api, kind.path) == ["raced"]
+
+
+def test_a_unique_name_lost_to_a_concurrent_writer_is_422_not_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment between the name check and the insert, made certain: the check is skipped,
+    so the database's unique constraint is what refuses the second create and the rename."""
+    line(api, "taken")
+    other = line(api, "other")
+    monkeypatch.setattr(TenantTable, "name_taken", lambda *_args, **_kw: False)
+    before = total(api, "/lines")
+    resp = api.post("/lines", {"name": "taken", "channels": 1})
+    invalid(resp, "name")
+    assert resp.json()["details"][0]["type"] == "unique"
+    assert total(api, "/lines") == before
+    invalid(api.patch(f"/lines/{other['id']}", {"name": "taken"}), "name")
+    assert api.ok(api.get(f"/lines/{other['id']}")) == other

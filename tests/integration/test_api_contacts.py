@@ -191,7 +191,10 @@ def test_each_row_gets_its_own_verdict(api: Api) -> None:
         (row(mobile(3), description="d" * 201), {"contacts[3].description"}),
         (row(mobile(4), external_id="e" * 65), {"contacts[4].external_id"}),
         (row(mobile(5), pass_through="p" * 41), {"contacts[5].pass_through"}),
-        ({"phones": [{"number": mobile(6), "relation": "父亲"}]}, {"contacts[6].phones"}),
+        (
+            {"phones": [{"number": mobile(6), "relation": "父亲"}]},
+            {"contacts[6].phones[0].relation"},
+        ),
         ({"phones": [{"number": mobile(70 + k)} for k in range(4)]}, {"contacts[7].phones"}),
         ({"phones": []}, {"contacts[8].phones"}),
         ({"name": "no phones"}, {"contacts[9].phones"}),
@@ -528,3 +531,71 @@ def test_contact_ids_are_scoped_to_campaign_and_tenant(new_tenant: Callable[...,
     contact = api.ok(api.get(f"/campaigns/{cid}/contacts/{contact_id}"))
     assert contact["name"] == "" and count(api, cid) == 1
     assert count(stranger, theirs) == 1
+
+
+def test_the_first_phones_wrong_relation_is_named_exactly(api: Api) -> None:
+    cid = new_campaign(api)
+    bad = {"phones": [{"number": mobile(1), "relation": "母亲"}, {"number": mobile(2)}]}
+    result = append(api, cid, [row(mobile(0)), bad])
+    assert verdict_fields(result) == {1: {"contacts[1].phones[0].relation"}}
+    error = result["results"][1]["errors"][0]
+    assert "self" in error["message"] and "本人" in error["message"]
+    resp = api.post(
+        f"/campaigns/{cid}/contacts", {"contacts": [row(mobile(3)), bad], "all_or_nothing": True}
+    )
+    assert resp.status_code == 422, resp.text
+    assert fields(resp) == {"contacts[1].phones[0].relation"}
+    assert count(api, cid) == 1
+
+
+def test_unknown_contact_state_filter_is_422(api: Api) -> None:
+    cid = new_campaign(api)
+    append(api, cid, [row(mobile(0))])
+    for value in ("done", "PENDING", ""):
+        resp = api.get(f"/campaigns/{cid}/contacts", state=value)
+        assert resp.status_code == 422, (value, resp.text)
+        assert fields(resp) == {"state"}
+        assert "pending" in resp.json()["details"][0]["message"]
+    assert listed(api, cid, state="pending")["total"] == 1
+
+
+# --- the attempt list ------------------------------------------------------------------------
+
+
+def test_attempt_number_filter_is_normalised_like_the_contacts_filter(
+    new_tenant: Callable[..., Api], server: tuple[str, Services]
+) -> None:
+    api = new_tenant(default_region="CN")
+    cid = new_campaign(api)
+    result = append(api, cid, [row(mobile(0)), row(mobile(1))])
+    first, second = (
+        api.ok(api.get(f"/campaigns/{cid}/contacts/{r['id']}")) for r in result["results"]
+    )
+    add_attempt(server, api, cid, first)
+    add_attempt(server, api, cid, second)
+
+    def numbers(**params: Any) -> list[str]:
+        page = api.ok(api.get(f"/campaigns/{cid}/attempts", **params))
+        return [a["number"] for a in page["items"]]
+
+    assert numbers(number=mobile(1)) == [mobile(1)]
+    assert numbers(number=mobile(1)[3:]) == [mobile(1)]  # national format, tenant's region
+    assert numbers(number="0086 " + mobile(1)[3:]) == [mobile(1)]
+    assert numbers(number="13911111111") == []
+    resp = api.get(f"/campaigns/{cid}/attempts", number="12")
+    assert resp.status_code == 422, resp.text
+    assert fields(resp) == {"number"}
+
+
+def test_unknown_attempt_outcome_filter_is_422(api: Api, server: tuple[str, Services]) -> None:
+    cid = new_campaign(api)
+    contact_id = append(api, cid, [row(mobile(0))])["results"][0]["id"]
+    add_attempt(server, api, cid, api.ok(api.get(f"/campaigns/{cid}/contacts/{contact_id}")))
+    path = f"/campaigns/{cid}/attempts"
+    assert api.ok(api.get(path, outcome="no_answer"))["total"] == 1
+    assert api.ok(api.get(path, outcome="busy"))["total"] == 0
+    for value in ("noanswer", "NO_ANSWER", "hung up"):
+        resp = api.get(path, outcome=value)
+        assert resp.status_code == 422, (value, resp.text)
+        assert fields(resp) == {"outcome"}
+        assert "no_answer" in resp.json()["details"][0]["message"]

@@ -6,12 +6,17 @@ region. A rejected write changes nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 import httpx2
+import pytest
 
+from outdial.services.container import Services
+from outdial.services.dnc import DncService
 from tests.support import Api, fields
 
 NewTenant = Callable[..., Api]
@@ -248,3 +253,46 @@ def test_tenant_isolation(api: Api, new_tenant: NewTenant) -> None:
 def test_requires_a_tenant_key(anonymous: Api) -> None:
     assert anonymous.get("/dnc").status_code == 401
     assert anonymous.post("/dnc", {"number": "13800000001"}).status_code == 401
+
+
+# --- races -----------------------------------------------------------------------------------
+
+
+def test_concurrent_adds_of_one_number(api: Api, server: tuple[str, Services]) -> None:
+    key = str(api.http.headers["Authorization"]).removeprefix("Bearer ")
+    clients = [Api(server[0], key) for _ in range(8)]
+    spellings = ["13800000001", "+8613800000001", "138 0000 0001", "+86-138-0000-0001"] * 2
+    barrier = threading.Barrier(len(clients))
+
+    def go(pair: tuple[Api, str]) -> httpx2.Response:
+        barrier.wait()
+        return pair[0].post("/dnc", {"number": pair[1]})
+
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            responses = list(pool.map(go, zip(clients, spellings, strict=True)))
+    finally:
+        for client in clients:
+            client.close()
+    assert sorted(r.status_code for r in responses) == [201] + [422] * 7, [
+        r.text for r in responses
+    ]
+    for response in responses:
+        if response.status_code == 422:
+            invalid(response, "number")
+    assert listed(api) == ["+8613800000001"]
+
+
+def test_a_number_lost_to_a_concurrent_writer_is_422_not_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the duplicate check skipped, the unique constraint refuses the add and the edit."""
+    add(api, "13800000001")
+    other = add(api, "13800000002")
+    monkeypatch.setattr(DncService, "_find", lambda *_args, **_kw: None)
+    response = api.post("/dnc", {"number": "+8613800000001"})
+    invalid(response, "number")
+    assert response.json()["details"][0]["type"] == "unique"
+    invalid(api.patch(f"/dnc/{other['id']}", {"number": "13800000001"}), "number")
+    assert api.ok(api.get(f"/dnc/{other['id']}")) == other
+    assert total(api) == 2

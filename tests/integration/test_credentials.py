@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import select
 
 from outdial.domain.errors import Unauthenticated
 from outdial.services.container import Services
+from outdial.services.credentials import CredentialService
 from outdial.store.schema import credentials
 from tests.support import Api, fields
 
@@ -416,6 +419,19 @@ def test_revoking_facade_credentials(server: Server, api: Api) -> None:
         server[1].credentials.tenant_for_token("yunfu_token", yunfu["secret"])
 
 
+def test_revoking_twice_is_409_and_keeps_the_first_revocation(server: Server, api: Api) -> None:
+    cred = create(api, {"kind": "yunfu_token"})
+    revoked = api.ok(api.post(f"/credentials/{cred['id']}/revoke"))
+    stored = stored_row(server, cred["id"])
+    response = api.post(f"/credentials/{cred['id']}/revoke")
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["code"] == "conflict" and body["state"] == "revoked"
+    assert "already revoked" in body["message"]
+    assert api.ok(api.get(f"/credentials/{cred['id']}")) == revoked
+    assert stored_row(server, cred["id"]) == stored
+
+
 def test_revoked_key_ids_stay_taken(api: Api) -> None:
     key_id = "LTAI" + uuid.uuid4().hex[:16]
     body = {"kind": "aliyun_access_key", "access_key_id": key_id, "access_key_secret": "x" * 20}
@@ -498,7 +514,26 @@ def test_duplicate_yunfu_token_and_dezhu_app_id_are_409(new_tenant: Callable[...
     ],
 )
 def test_invalid_credential_input_is_422(api: Api, body: dict[str, Any], field: str) -> None:
-    assert_422(api.post("/credentials", body), field)
+    response = api.post("/credentials", body)
+    assert_422(response, field)
+    assert fields(response) == {field}  # the field itself, never "body"
+    assert api.ok(api.get("/credentials"))["total"] == 1
+
+
+def test_kind_rules_name_every_offending_field(api: Api) -> None:
+    response = api.post("/credentials", {"kind": "api_key", "token": "t" * 30, "app_id": "abc"})
+    assert_422(response, "token")
+    details = {d["field"]: d["message"] for d in response.json()["details"]}
+    assert details == {
+        "app_id": "not allowed for kind api_key",
+        "token": "not allowed for kind api_key",
+    }
+    response = api.post("/credentials", {"kind": "dezhu_public_key", "app_id": "abc"})
+    assert fields(response) == {"public_key"}
+    assert "required" in response.json()["details"][0]["message"]
+    response = api.post("/credentials", {"kind": "aliyun_access_key", "access_key_id": "LTAI1234"})
+    assert fields(response) == {"access_key_secret"}
+    assert "together" in response.json()["details"][0]["message"]
     assert api.ok(api.get("/credentials"))["total"] == 1
 
 
@@ -516,6 +551,50 @@ def test_list_filters_by_kind_and_pages(api: Api) -> None:
         assert_no_secret(item)
     response = api.get("/credentials", secret="x")
     assert_422(response, "secret")
+    for kind in ("password", "API_KEY", ""):
+        response = api.get("/credentials", kind=kind)
+        assert_422(response, "kind")
+        assert fields(response) == {"kind"}
+        assert "yunfu_token" in response.json()["details"][0]["message"]
+
+
+# --- races -----------------------------------------------------------------------------------
+
+
+def test_concurrent_creates_of_one_key_id(server: Server, new_tenant: Callable[..., Api]) -> None:
+    """Eight tenants bring the same AccessKeyId at once: one wins, the others get 409."""
+    tenants = [new_tenant() for _ in range(8)]
+    key_id = "LTAI" + uuid.uuid4().hex[:16]
+    body = {"kind": "aliyun_access_key", "access_key_id": key_id, "access_key_secret": "s" * 20}
+    barrier = threading.Barrier(len(tenants))
+
+    def go(api: Api) -> Any:
+        barrier.wait()
+        return api.post("/credentials", body)
+
+    with ThreadPoolExecutor(len(tenants)) as pool:
+        responses = list(pool.map(go, tenants))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 7, [
+        r.text for r in responses
+    ]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"conflict"}
+    owners = [t for t, r in zip(tenants, responses, strict=True) if r.status_code == 201]
+    found = server[1].credentials.aliyun_secret(key_id)
+    assert found is not None and found[0].id == tenant_id(owners[0])
+
+
+def test_a_key_id_lost_to_a_concurrent_writer_is_409_not_500(
+    new_tenant: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the key-id check skipped, the unique constraint refuses the second create."""
+    first, second = new_tenant(), new_tenant()
+    token = "raced-yunfu-token-" + uuid.uuid4().hex
+    create(first, {"kind": "yunfu_token", "token": token})
+    monkeypatch.setattr(CredentialService, "_key_taken", lambda *_args, **_kw: False)
+    response = second.post("/credentials", {"kind": "yunfu_token", "token": token})
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "conflict"
+    assert second.ok(second.get("/credentials"))["total"] == 1
 
 
 # --- isolation -------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from outdial.domain.errors import OutdialError
+from outdial.services.common import integrity_error
 from outdial.services.validation import field_errors
 
 log = logging.getLogger("outdial.api")
@@ -55,6 +57,14 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _on_integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A write a concurrent one beat to a unique value or a reference, where no service
+    translated it: the caller's race, not a bug (409 or 422, never 500)."""
+    assert isinstance(exc, IntegrityError)
+    log.info("integrity error from a concurrent write: %s", exc.orig)
+    return outdial_error_response(integrity_error(exc, "resource"))
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     body = error_body("internal_error", "an internal error occurred; it has been logged", [])
@@ -65,4 +75,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OutdialError, _on_outdial_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(Exception, _on_unexpected)

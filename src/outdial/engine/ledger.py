@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from outdial.domain.eligibility import Eligibility
 from outdial.domain.outcomes import ContactState, Outcome
@@ -25,6 +25,7 @@ from outdial.store.schema import (
     campaigns,
     contact_phones,
     contacts,
+    engine_workers,
 )
 from outdial.store.store import Store
 
@@ -82,34 +83,64 @@ class Ledger:
 
     # --- campaign leases ---------------------------------------------------------------------
 
-    def lease_campaigns(self, now: datetime, ttl: float, limit: int = 100) -> list[int]:
-        """Take campaigns that are active (or still have open attempts) and free or abandoned;
-        renew the ones this worker holds. Returns the ids this worker holds now."""
+    def heartbeat(self, now: datetime) -> None:
+        """Tell the other workers this one is alive."""
+        with self.store.write() as conn:
+            seen = conn.execute(
+                update(engine_workers)
+                .where(engine_workers.c.id == self.worker_id)
+                .values(heartbeat_at=now)
+            ).rowcount
+            if not seen:
+                conn.execute(
+                    insert(engine_workers).values(
+                        id=self.worker_id, started_at=now, heartbeat_at=now
+                    )
+                )
+
+    def leave(self) -> None:
+        with self.store.write() as conn:
+            conn.execute(delete(engine_workers).where(engine_workers.c.id == self.worker_id))
+
+    def lease_campaigns(self, now: datetime, ttl: float) -> list[int]:
+        """Renew this worker's campaign leases and take free or abandoned campaigns up to a fair
+        share (campaigns wanting a worker / live workers). Returns the ids held now."""
         expires = now + timedelta(seconds=ttl)
         open_calls = select(attempts.c.campaign_id).where(attempts.c.outcome.is_(None))
         wanted = or_(campaigns.c.state.in_(ACTIVE_STATES), campaigns.c.id.in_(open_calls))
-        free = or_(
-            campaigns.c.worker_id.is_(None),
-            campaigns.c.lease_expires_at < now,
-            campaigns.c.worker_id == self.worker_id,
-        )
+        mine = campaigns.c.worker_id == self.worker_id
+        free = or_(campaigns.c.worker_id.is_(None), campaigns.c.lease_expires_at < now)
         with self.store.write() as conn:
-            ids = list(
-                conn.scalars(
-                    select(campaigns.c.id)
-                    .where(wanted, free)
-                    .order_by(campaigns.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
+            conn.execute(update(campaigns).where(mine).values(lease_expires_at=expires))
+            held = list(conn.scalars(select(campaigns.c.id).where(mine, wanted)))
+            live = (
+                conn.scalar(
+                    select(func.count()).where(
+                        engine_workers.c.heartbeat_at >= now - timedelta(seconds=ttl)
+                    )
                 )
+                or 1
             )
-            if ids:
-                conn.execute(
-                    update(campaigns)
-                    .where(campaigns.c.id.in_(ids))
-                    .values(worker_id=self.worker_id, lease_expires_at=expires)
+            total = conn.scalar(select(func.count()).select_from(campaigns).where(wanted)) or 0
+            room = -(-total // live) - len(held)
+            if room > 0:
+                taken = list(
+                    conn.scalars(
+                        select(campaigns.c.id)
+                        .where(wanted, free)
+                        .order_by(campaigns.c.id)
+                        .limit(room)
+                        .with_for_update(skip_locked=True)
+                    )
                 )
-        return ids
+                if taken:
+                    conn.execute(
+                        update(campaigns)
+                        .where(campaigns.c.id.in_(taken))
+                        .values(worker_id=self.worker_id, lease_expires_at=expires)
+                    )
+                held += taken
+        return held
 
     def release_campaign(self, campaign_id: int) -> None:
         with self.store.write() as conn:

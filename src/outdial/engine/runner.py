@@ -351,6 +351,10 @@ class CampaignRunner:
             self._move(S.RUNNING, S.COMPLETED, "all_contacts_done", now)
             return
         if earliest is not None and earliest > now:
+            # Look for contacts again when the first is due, not only after the idle poll:
+            # otherwise the wake-up finds the hopper gate shut and sleeps to the state poll.
+            if self.exhausted_until is not None and earliest < self.exhausted_until:
+                self.exhausted_until = earliest
             self.wake_at(earliest)
 
     def _release_hopper(self) -> None:

@@ -81,13 +81,19 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Lease and run campaigns until ``stop`` is set."""
+        beat = self.settings.lease_seconds / 3
+        self.ledger.heartbeat(self.clock.now())
+        # Let workers started together see each other before anyone takes a share.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), beat)
         try:
             while not stop.is_set():
                 self.tick()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.lease_seconds / 3)
+                    await asyncio.wait_for(stop.wait(), beat)
         finally:
             await self.shutdown()
+            self.ledger.leave()
 
     def tick(self) -> None:
         for campaign_id in self.ledger.lease_campaigns(

@@ -7,7 +7,9 @@ from typing import Any
 
 from outdial.clock import Clock
 from outdial.domain.errors import NotFound
-from outdial.services.common import Page, PageRequest, Tenant, found
+from outdial.domain.outcomes import Outcome
+from outdial.domain.phones import normalise
+from outdial.services.common import Page, PageRequest, Tenant, found, parse_choice
 from outdial.services.resources import parse_bool, parse_int
 from outdial.store.repo import TenantTable
 from outdial.store.schema import attempts, campaigns
@@ -26,11 +28,12 @@ class AttemptService:
     ) -> Page:
         where: list[Any] = [attempts.c.campaign_id == campaign_id]
         if "outcome" in filters:
-            where.append(attempts.c.outcome == filters["outcome"])
+            where.append(attempts.c.outcome == parse_choice("outcome", filters["outcome"], Outcome))
         if "contact_id" in filters:
             where.append(attempts.c.contact_id == parse_int("contact_id", filters["contact_id"]))
         if "number" in filters:
-            where.append(attempts.c.number == filters["number"])
+            number = normalise(filters["number"], tenant.default_region, "number")
+            where.append(attempts.c.number == number)
         if "open" in filters:
             is_open = parse_bool("open", filters["open"])
             where.append(

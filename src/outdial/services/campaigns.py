@@ -16,15 +16,17 @@ from outdial.domain.campaign_state import (
     apply_action,
     is_editable,
 )
-from outdial.domain.errors import Conflict, ValidationFailed
+from outdial.domain.errors import Conflict, FieldError, ValidationFailed
+from outdial.domain.schedule import PacingMode
 from outdial.services.catalog import check_numbers_on_line, name_filter
-from outdial.services.common import Tenant, found
+from outdial.services.common import Tenant, found, parse_choice
 from outdial.services.models import CampaignIn
 from outdial.services.resources import Hooks, ResourceKind, ResourceService, parse_int
 from outdial.services.stats import campaign_stats
 from outdial.store.repo import TenantTable
 from outdial.store.schema import (
     agents,
+    attempts,
     blackout_calendars,
     campaigns,
     lines,
@@ -82,6 +84,13 @@ class CampaignHooks(Hooks):
                 f"a {row['state']} campaign cannot be deleted; pause or cancel it first",
                 state=row["state"],
             )
+        dialed = select(attempts.c.id).where(attempts.c.campaign_id == row["id"]).limit(1)
+        if conn.scalar(dialed) is not None:
+            raise Conflict(
+                f"campaign {row['id']} has attempts in the call ledger and cannot be deleted; "
+                "cancel it instead; the ledger stays",
+                state=row["state"],
+            )
 
 
 CAMPAIGNS = ResourceKind(
@@ -98,9 +107,11 @@ CAMPAIGNS = ResourceKind(
     },
     filters={
         **name_filter(campaigns),
-        "state": lambda v: campaigns.c.state == v,
-        "kind": lambda v: campaigns.c.kind == v,
-        "pacing_mode": lambda v: campaigns.c.pacing_mode == v,
+        "state": lambda v: campaigns.c.state == parse_choice("state", v, CampaignState),
+        "kind": lambda v: campaigns.c.kind == parse_choice("kind", v, ("auto", "manual")),
+        "pacing_mode": lambda v: (
+            campaigns.c.pacing_mode == parse_choice("pacing_mode", v, PacingMode)
+        ),
         "vendor": lambda v: campaigns.c.vendor == v,
         "external_id": lambda v: campaigns.c.external_id == v,
         "line_id": lambda v: campaigns.c.line_id == parse_int("line_id", v),
@@ -123,7 +134,7 @@ class CampaignService(ResourceService):
             )
             state = apply_action(CampaignState(row["state"]), action, period_has_begun(row, now))
             starting = action in (LifecycleAction.START, LifecycleAction.RESUME)
-            if starting and (problems := readiness_problems(row, now)):
+            if starting and (problems := self._dial_problems(conn, row, now)):
                 raise ValidationFailed("the campaign is not ready to dial", problems)
             values: dict[str, Any] = {"state": state.value, "state_reason": action.value}
             if action is LifecycleAction.START:
@@ -133,7 +144,42 @@ class CampaignService(ResourceService):
             updated = self.rows.update(conn, tenant.id, campaign_id, {**values, "updated_at": now})
             return self.hooks.present(conn, [found(updated, "campaign", campaign_id)])[0]
 
+    def _dial_problems(
+        self, conn: Connection, campaign: dict[str, Any], now: datetime
+    ) -> list[FieldError]:
+        """The domain's readiness rules, then the line as stored now: enabled, not expired,
+        and every chosen caller number still on it and enabled."""
+        problems = readiness_problems(campaign, now)
+        line_id = campaign["line_id"]
+        if line_id is None:
+            return problems
+        line = conn.execute(select(lines).where(lines.c.id == line_id)).one_or_none()
+        if line is None:
+            return [*problems, FieldError("line_id", f"line {line_id} not found", "not_found")]
+        return problems + line_problems(dict(line._mapping), campaign["caller_numbers"], now)
+
     def stats(self, tenant: Tenant, campaign_id: int) -> dict[str, Any]:
         with self.store.read() as conn:
             found(self.rows.get(conn, tenant.id, campaign_id), "campaign", campaign_id)
             return campaign_stats(conn, campaign_id)
+
+
+def line_problems(line: dict[str, Any], chosen: list[str], now: datetime) -> list[FieldError]:
+    """Why a campaign cannot dial through ``line`` with the caller numbers ``chosen``."""
+    problems = []
+    if not line["enabled"]:
+        problems.append(FieldError("line_id", f"line {line['id']} is disabled", "disabled"))
+    expires = line["expires_at"]
+    if expires is not None and expires <= now:
+        problems.append(
+            FieldError("line_id", f"line {line['id']} expired at {expires.isoformat()}", "expired")
+        )
+    on_line = {n["number"]: n.get("enabled", True) for n in line["caller_numbers"]}
+    for i, number in enumerate(chosen):
+        if number not in on_line:
+            message = f"caller number {number} is no longer on line {line['id']}"
+            problems.append(FieldError(f"caller_numbers[{i}]", message, "not_found"))
+        elif not on_line[number]:
+            message = f"caller number {number} is disabled on line {line['id']}"
+            problems.append(FieldError(f"caller_numbers[{i}]", message, "disabled"))
+    return problems

@@ -3,16 +3,19 @@ calendars and redial policies, each a ResourceKind with its own rules."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 
-from outdial.domain.errors import ValidationFailed
-from outdial.services.common import Tenant
+from outdial.domain.campaign_state import CampaignState
+from outdial.domain.errors import Conflict, ValidationFailed
+from outdial.services.common import Tenant, parse_choice
 from outdial.services.models import (
     LINE_SETTINGS,
     AgentIn,
+    AgentState,
     BlackoutCalendarIn,
     LineIn,
     NumberGroupIn,
@@ -49,16 +52,61 @@ def bool_filter(table: Table, column: str) -> dict[str, Filter]:
 # --- lines ---------------------------------------------------------------------------------
 
 
+SECRET_MASK = "********"
+"""Stands for a stored line password in output; sent back in a PATCH, it keeps that password."""
+
+
 class LineHooks(Hooks):
     def values(
         self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
     ) -> dict[str, Any]:
         settings = validate(LINE_SETTINGS[data.driver], data.settings, prefix="settings")
-        return {"settings": settings.model_dump(mode="json")}
+        stored = current["settings"] if current and current["driver"] == data.driver else {}
+        return {"settings": unmask_settings(settings.model_dump(mode="json"), stored)}
 
     def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         busy = lines_in_use(conn, [r["id"] for r in rows])
-        return [{**r, "in_use": busy.get(r["id"], 0)} for r in rows]
+        return [
+            {**r, "settings": mask_settings(r["settings"]), "in_use": busy.get(r["id"], 0)}
+            for r in rows
+        ]
+
+
+def _password_paths(settings: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(field path, the dict holding ``password``) for each password in line settings:
+    ``password`` (sip) and ``nodes[i].password`` (freeswitch)."""
+    paths = [("password", settings)] if "password" in settings else []
+    for i, node in enumerate(settings.get("nodes") or []):
+        if isinstance(node, dict) and "password" in node:
+            paths.append((f"nodes[{i}].password", node))
+    return paths
+
+
+def mask_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy with every password that is set shown as the mask."""
+    out = copy.deepcopy(settings)
+    for _, holder in _password_paths(out):
+        if holder["password"]:
+            holder["password"] = SECRET_MASK
+    return out
+
+
+def unmask_settings(settings: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """Put the stored password back wherever the mask came in (same driver, same place:
+    ``password``, or the node at the same position); a mask with nothing stored there is 422."""
+    kept = dict(_password_paths(copy.deepcopy(stored)))
+    for path, holder in _password_paths(settings):
+        if holder["password"] != SECRET_MASK:
+            continue
+        if path not in kept or not kept[path]["password"]:
+            raise ValidationFailed.field(
+                f"settings.{path}",
+                f"{SECRET_MASK!r} stands for a stored password and none is stored here; "
+                "send the password",
+                "missing",
+            )
+        holder["password"] = kept[path]["password"]
+    return settings
 
 
 def lines_in_use(conn: Connection, line_ids: list[int]) -> dict[int, int]:
@@ -97,11 +145,16 @@ LINES = ResourceKind(
     label="line",
     table=lines,
     model=LineIn,
-    used_by=[(campaigns, "line_id"), (number_groups, "line_id"), (skill_groups, "line_id")],
+    used_by=[
+        (campaigns, "line_id"),
+        (number_groups, "line_id"),
+        (skill_groups, "line_id"),
+        (attempts, "line_id"),
+    ],
     filters={
         **name_filter(lines),
         **bool_filter(lines, "enabled"),
-        "driver": lambda v: lines.c.driver == v,
+        "driver": lambda v: lines.c.driver == parse_choice("driver", v, LINE_SETTINGS),
     },
     hooks=LineHooks(),
 )
@@ -176,6 +229,38 @@ class AgentHooks(Hooks):
             groups[agent_id].append(sg)
         return [{**r, "skill_group_ids": groups[r["id"]]} for r in rows]
 
+    def check_delete(self, conn: Connection, row: dict[str, Any]) -> None:
+        """An agent assigned in a campaign that may still dial stays (得助 taskAgents)."""
+        if users := campaigns_assigning(conn, row["tenant_id"], row["id"]):
+            named = ", ".join(f"{cid} ({name!r})" for cid, name in users)
+            raise Conflict(
+                f"agent {row['id']} is assigned in campaigns {named}; "
+                "remove it from their agent_assignments first",
+                campaign_ids=[cid for cid, _ in users],
+            )
+
+
+CLOSED_CAMPAIGNS = frozenset({CampaignState.CANCELLED, CampaignState.EXPIRED, CampaignState.FAILED})
+"""States in which a campaign never dials again (a completed one reopens with new contacts)."""
+
+
+def campaigns_assigning(conn: Connection, tenant_id: int, agent_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the tenant's campaigns not yet closed whose agent_assignments name the
+    agent. The assignments are JSON, so they are matched here, the same on both backends."""
+    query = (
+        select(campaigns.c.id, campaigns.c.name, campaigns.c.agent_assignments)
+        .where(
+            campaigns.c.tenant_id == tenant_id,
+            campaigns.c.state.not_in([s.value for s in CLOSED_CAMPAIGNS]),
+        )
+        .order_by(campaigns.c.id)
+    )
+    return [
+        (cid, name)
+        for cid, name, assignments in conn.execute(query)
+        if any(a.get("agent_id") == agent_id for a in assignments or [])
+    ]
+
 
 def _agent_skill_filter(value: str) -> Any:
     sg = parse_int("skill_group_id", value)
@@ -189,7 +274,7 @@ AGENTS = ResourceKind(
     model=AgentIn,
     filters={
         **name_filter(agents),
-        "state": lambda v: agents.c.state == v,
+        "state": lambda v: agents.c.state == parse_choice("state", v, AgentState),
         "skill_group_id": _agent_skill_filter,
     },
     hooks=AgentHooks(),

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid as uuid_module
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy.exc import IntegrityError
+
 from outdial.domain import limits
-from outdial.domain.errors import NotFound, ValidationFailed
+from outdial.domain.errors import Conflict, NotFound, OutdialError, ValidationFailed
+from outdial.store.schema import metadata
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,76 @@ def found(row: dict[str, Any] | None, what: str, row_id: int | str) -> dict[str,
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
     return row
+
+
+def parse_choice(field: str, value: str, choices: Iterable[str]) -> str:
+    """A filter value that must be one of ``choices`` (an enum's members, say); anything else
+    is a 422 naming ``field`` and listing the values."""
+    allowed = [str(c) for c in choices]
+    if value not in allowed:
+        raise ValidationFailed.field(
+            field, f"unknown value {value!r}; use one of {', '.join(allowed)}", "enum"
+        )
+    return value
+
+
+# --- unique constraints broken by concurrent writers -----------------------------------------
+
+_UNIQUE_FIELDS = {"name", "number"}
+"""Columns whose clash is bad input (422 naming the field); other clashes are 409."""
+
+
+def _unique_columns_by_name() -> dict[str, frozenset[str]]:
+    out: dict[str, frozenset[str]] = {}
+    for table in metadata.tables.values():
+        items: list[UniqueConstraint | Index] = [
+            c for c in table.constraints if isinstance(c, UniqueConstraint)
+        ]
+        items += [i for i in table.indexes if i.unique]
+        for item in items:
+            if isinstance(item.name, str):
+                out[item.name] = frozenset(c.name for c in item.columns)
+    return out
+
+
+_UNIQUE_BY_NAME = _unique_columns_by_name()
+_SQLITE_UNIQUE = "UNIQUE constraint failed: "
+
+
+def unique_columns(exc: IntegrityError) -> frozenset[str] | None:
+    """The columns of the unique constraint a write broke, or None for another integrity error
+    (a foreign key, say). PostgreSQL names the constraint; SQLite lists ``table.column``s."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if getattr(exc.orig, "sqlstate", None) == "23505" and isinstance(name, str):
+        return _UNIQUE_BY_NAME.get(name, frozenset())
+    text = str(exc.orig)
+    if text.startswith(_SQLITE_UNIQUE):
+        columns = text.removeprefix(_SQLITE_UNIQUE).split(",")
+        return frozenset(c.strip().rpartition(".")[2] for c in columns)
+    return None
+
+
+def integrity_error(exc: IntegrityError, label: str) -> OutdialError:
+    """The error a caller gets when a concurrent writer won the race for a unique value: what a
+    sequential request would have got (422 naming the field, or 409), never a 500."""
+    columns = unique_columns(exc)
+    if not columns:
+        return Conflict(f"the {label} conflicts with a concurrent change; try again")
+    named = sorted((columns - {"tenant_id"}) & _UNIQUE_FIELDS)
+    if named:
+        field = named[0]
+        return ValidationFailed.field(
+            field, f"a {label} with this {field} already exists", "unique"
+        )
+    return Conflict(f"a {label} with this {', '.join(sorted(columns))} already exists")
+
+
+@contextmanager
+def integrity_guard(label: str) -> Iterator[None]:
+    """Wrap a write transaction (outside it, so it has rolled back) to turn a broken unique
+    constraint, or a reference a concurrent writer removed, into the caller's error."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise integrity_error(exc, label) from exc

@@ -22,7 +22,7 @@ from outdial.domain.errors import (
 )
 from outdial.domain.outcomes import ContactState
 from outdial.domain.phones import normalise
-from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid
+from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid, parse_choice
 from outdial.services.models import ContactAppendIn, ContactIn
 from outdial.services.validation import failed, validate
 from outdial.store.repo import TenantTable
@@ -245,7 +245,7 @@ def contact_filters(tenant: Tenant, filters: Mapping[str, str]) -> list[Any]:
     out: list[Any] = []
     for name, value in filters.items():
         if name == "state":
-            out.append(contacts.c.state == value)
+            out.append(contacts.c.state == parse_choice("state", value, ContactState))
         elif name == "q":
             out.append(contacts.c.name.contains(value, autoescape=True))
         elif name == "external_id":

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from outdial.clock import Clock
+from outdial.domain.errors import NotFound
 from outdial.services.attempts import AttemptService
 from outdial.services.campaigns import CampaignService
 from outdial.services.catalog import (
@@ -16,12 +19,16 @@ from outdial.services.catalog import (
     SCRIPTS,
     SKILL_GROUPS,
 )
+from outdial.services.common import Tenant
 from outdial.services.contacts import ContactService
 from outdial.services.credentials import CredentialService
 from outdial.services.dnc import DncService
+from outdial.services.eligibility import EligibilityService
+from outdial.services.events import EventService
 from outdial.services.resources import ResourceKind, ResourceService
 from outdial.services.secrets import SecretBox
 from outdial.services.tenants import TenantService
+from outdial.store.schema import campaigns, tenants
 from outdial.store.store import Store
 
 
@@ -42,6 +49,20 @@ class Services:
     contacts: ContactService
     attempts: AttemptService
     dnc: DncService
+    eligibility: EligibilityService
+    events: EventService
+
+    def campaigns_tenant(self, campaign_id: int) -> Tenant:
+        """The tenant owning a campaign (operator tools on the data dir act in its name)."""
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(tenants)
+                .join(campaigns, campaigns.c.tenant_id == tenants.c.id)
+                .where(campaigns.c.id == campaign_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        return Tenant.from_row(dict(row._mapping))
 
     @classmethod
     def build(cls, store: Store, clock: Clock, secret_key: bytes) -> Services:
@@ -66,4 +87,6 @@ class Services:
             contacts=ContactService(store, clock),
             attempts=AttemptService(store, clock),
             dnc=DncService(store, clock),
+            eligibility=EligibilityService(store, clock),
+            events=EventService(store, clock),
         )

@@ -9,8 +9,16 @@ from sqlalchemy import Connection, and_, select, update
 
 from outdial.clock import Clock
 from outdial.domain.errors import Conflict, Unauthenticated, ValidationFailed
-from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid
-from outdial.services.models import CredentialIn, CredentialRotateIn
+from outdial.services.common import (
+    Page,
+    PageRequest,
+    Tenant,
+    found,
+    integrity_guard,
+    new_uuid,
+    parse_choice,
+)
+from outdial.services.models import CredentialIn, CredentialKind, CredentialRotateIn
 from outdial.services.secrets import (
     SecretBox,
     hash_secret,
@@ -36,7 +44,7 @@ class CredentialService:
     # --- management through the native API -----------------------------------------------
 
     def create(self, tenant: Tenant, data: CredentialIn) -> dict[str, Any]:
-        with self.store.write() as conn:
+        with integrity_guard("credential"), self.store.write() as conn:
             return self.create_in(conn, tenant.id, data)
 
     def create_in(self, conn: Connection, tenant_id: int, data: CredentialIn) -> dict[str, Any]:
@@ -60,7 +68,9 @@ class CredentialService:
         return present(row, secret)
 
     def list(self, tenant: Tenant, page: PageRequest, kind: str | None) -> Page:
-        where = [credentials.c.kind == kind] if kind else []
+        where = []
+        if kind is not None:
+            where.append(credentials.c.kind == parse_choice("kind", kind, CredentialKind))
         with self.store.read() as conn:
             rows, total = self.rows.page(conn, tenant.id, where, page.offset, page.page_size)
         return Page([present(r) for r in rows], total, page.page, page.page_size)
@@ -83,8 +93,13 @@ class CredentialService:
             return present(found(updated, "credential", cred_id), secret)
 
     def revoke(self, tenant: Tenant, cred_id: int) -> dict[str, Any]:
+        """End a credential; revoking it again is a 409 that keeps the first ``revoked_at``."""
         with self.store.write() as conn:
-            found(self.rows.get(conn, tenant.id, cred_id), "credential", cred_id)
+            current = found(
+                self.rows.get(conn, tenant.id, cred_id, lock=True), "credential", cred_id
+            )
+            if current["status"] == "revoked":
+                raise Conflict(f"credential {cred_id} is already revoked", state=current["status"])
             now = self.clock.now()
             row = self.rows.update(
                 conn,

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from outdial.clock import Clock
 from outdial.domain.errors import NotFound, ValidationFailed
 from outdial.domain.phones import normalise
-from outdial.services.common import Page, PageRequest, Tenant
+from outdial.services.common import Page, PageRequest, Tenant, integrity_guard
 from outdial.services.models import DncIn
 from outdial.services.validation import validate
 from outdial.store.repo import valid_id
@@ -27,7 +27,7 @@ class DncService:
     def add(self, tenant: Tenant, data: DncIn) -> dict[str, Any]:
         number = normalise(data.number, tenant.default_region, "number")
         now = self.clock.now()
-        with self.store.write() as conn:
+        with integrity_guard("dnc entry"), self.store.write() as conn:
             if self._find(conn, tenant.id, number) is not None:
                 raise ValidationFailed.field("number", f"{number} is already listed", "unique")
             values = {**data.model_dump(), "number": number, "tenant_id": tenant.id}
@@ -54,7 +54,7 @@ class DncService:
             return self._get(conn, tenant, entry_id)
 
     def update(self, tenant: Tenant, entry_id: int, patch: Mapping[str, Any]) -> dict[str, Any]:
-        with self.store.write() as conn:
+        with integrity_guard("dnc entry"), self.store.write() as conn:
             current = self._get(conn, tenant, entry_id)
             stored = {k: current[k] for k in DncIn.model_fields}
             data = validate(DncIn, {**stored, **patch})

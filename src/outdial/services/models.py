@@ -8,6 +8,7 @@ validated again with the same model, so there is one set of rules per resource.
 from __future__ import annotations
 
 from datetime import datetime, time
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -35,7 +36,12 @@ from outdial.domain.schedule import (
     parse_clock,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+NAME_LENGTH_MAX = 100
+"""Names of tenants and catalogue resources (the columns are VARCHAR(100))."""
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LENGTH_MAX)
+]
 Text = Annotated[str, StringConstraints(max_length=limits.DESCRIPTION_MAX)]
 Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 PositiveId = Annotated[int, Field(ge=1)]
@@ -64,12 +70,29 @@ def _zone(value: str | None) -> str | None:
     return None if value is None else check_timezone(value)
 
 
-def _item_error(model: str, index: int, value: Any, message: str) -> ValidationError:
+def _item_error(
+    model: str, index: int, value: Any, message: str, *inner: str | int
+) -> ValidationError:
     """An error located at item ``index`` of the list a field validator checks, so the
-    field path names the offending item (``rules[1]``) rather than the whole list."""
-    error = PydanticCustomError("value_error", message)
+    field path names the offending item (``rules[1]``, or ``phones[0].relation`` with
+    ``inner``) rather than the whole list."""
+    return _located(model, [((index, *inner), value, message)])
+
+
+def _located(model: str, errors: list[tuple[tuple[str | int, ...], Any, str]]) -> ValidationError:
+    """Errors at the given locations. Raised in a model validator, each names its own field
+    (``token``) instead of the whole body; in a field validator, a place inside the field."""
     return ValidationError.from_exception_data(
-        model, [InitErrorDetails(type=error, loc=(index,), input=value)]
+        model,
+        [
+            # The message goes in as a context value, so braces in it are not a template.
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", "{message}", {"message": message}),
+                loc=loc,
+                input=value,
+            )
+            for loc, value, message in errors
+        ],
     )
 
 
@@ -104,11 +127,24 @@ class TenantOut(Output):
     api_key: str | None = None
 
 
-CredentialKind = Literal["api_key", "aliyun_access_key", "dezhu_public_key", "yunfu_token"]
+class CredentialKind(StrEnum):
+    API_KEY = "api_key"
+    ALIYUN_ACCESS_KEY = "aliyun_access_key"
+    DEZHU_PUBLIC_KEY = "dezhu_public_key"
+    YUNFU_TOKEN = "yunfu_token"
+
+
+_SECRET_FIELDS = ("access_key_id", "access_key_secret", "app_id", "public_key", "token")
+_FIELDS_FOR_KIND: dict[CredentialKind, frozenset[str]] = {
+    CredentialKind.API_KEY: frozenset(),
+    CredentialKind.ALIYUN_ACCESS_KEY: frozenset({"access_key_id", "access_key_secret"}),
+    CredentialKind.DEZHU_PUBLIC_KEY: frozenset({"app_id", "public_key"}),
+    CredentialKind.YUNFU_TOKEN: frozenset({"token"}),
+}
 
 
 class CredentialIn(Input):
-    kind: CredentialKind
+    kind: Literal["api_key", "aliyun_access_key", "dezhu_public_key", "yunfu_token"]
     name: Annotated[str, StringConstraints(max_length=100)] = ""
     access_key_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
     access_key_secret: Annotated[str, StringConstraints(min_length=16, max_length=128)] | None = (
@@ -120,24 +156,34 @@ class CredentialIn(Input):
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CredentialIn:
-        allowed = {
-            "api_key": set(),
-            "aliyun_access_key": {"access_key_id", "access_key_secret"},
-            "dezhu_public_key": {"app_id", "public_key"},
-            "yunfu_token": {"token"},
-        }[self.kind]
-        given = {
-            f
-            for f in ("access_key_id", "access_key_secret", "app_id", "public_key", "token")
-            if getattr(self, f) is not None
-        }
-        if extra := sorted(given - allowed):
-            raise ValueError(f"{', '.join(extra)} not allowed for kind {self.kind}")
-        if self.kind == "dezhu_public_key" and self.public_key is None:
-            raise ValueError("public_key is required for kind dezhu_public_key")
-        if (self.access_key_id is None) != (self.access_key_secret is None):
-            raise ValueError("give access_key_id and access_key_secret together, or neither")
+        """Each error names its own field (``token``, ``access_key_secret``), not the body."""
+        if errors := self._kind_errors():
+            raise _located("CredentialIn", errors)
         return self
+
+    def _kind_errors(self) -> list[tuple[tuple[str | int, ...], Any, str]]:
+        allowed = _FIELDS_FOR_KIND[CredentialKind(self.kind)]
+        errors: list[tuple[tuple[str | int, ...], Any, str]] = [
+            ((f,), getattr(self, f), f"not allowed for kind {self.kind}")
+            for f in _SECRET_FIELDS
+            if getattr(self, f) is not None and f not in allowed
+        ]
+        if self.kind == "dezhu_public_key" and self.public_key is None:
+            errors.append((("public_key",), None, "required for kind dezhu_public_key"))
+        if self.kind == "aliyun_access_key":
+            pair = {
+                "access_key_id": self.access_key_id,
+                "access_key_secret": self.access_key_secret,
+            }
+            missing = [f for f, v in pair.items() if v is None]
+            if len(missing) == 1:
+                message = "give access_key_id and access_key_secret together, or neither"
+                errors.append(((missing[0],), None, message))
+        return errors
+
+
+class ApiKeyIn(Input):
+    name: Annotated[str, StringConstraints(max_length=100)] = "issued by the operator"
 
 
 class CredentialRotateIn(Input):
@@ -174,7 +220,24 @@ class CallerNumber(Input):
 
 
 class SimLineSettings(Input):
+    """Simulated callees: rates per outcome (``answered_rate``, ``busy_rate`` …) and duration
+    distributions (``talk``, ``ring_answer`` …), as in scenario files; ``speed`` > 1 plays calls
+    faster than real time in ``outdial serve``."""
+
     seed: int | None = None
+    speed: float = Field(1.0, ge=1.0, le=10_000)
+    callees: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("callees")
+    @classmethod
+    def _callees(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from outdial.sim.callees import CalleeModel
+
+        try:
+            CalleeModel.from_mapping(v)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"invalid callee model: {exc}") from exc
+        return v
 
 
 class FreeswitchNode(Input):
@@ -272,6 +335,17 @@ class SkillGroupOut(Output, SkillGroupIn):
     model_config = ConfigDict(extra="ignore")
 
 
+class AgentState(StrEnum):
+    """Where an agent is in its working cycle (driven by the agent API and the engine)."""
+
+    OFFLINE = "offline"
+    READY = "ready"
+    RESERVED = "reserved"
+    ON_CALL = "on_call"
+    AFTER_CALL_WORK = "after_call_work"
+    NOT_READY = "not_ready"
+
+
 class AgentIn(Input):
     name: Name
     external_id: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -361,6 +435,15 @@ class RedialRule(Input):
     outcomes: list[Outcome] = Field(min_length=1)
     interval_seconds: int = Field(ge=0, le=limits.REDIAL_INTERVAL_MAX_SECONDS)
     max_times: int = Field(ge=0, le=limits.REDIAL_TIMES_MAX)
+
+    @field_validator("outcomes")
+    @classmethod
+    def _each_once(cls, v: list[Outcome]) -> list[Outcome]:
+        for j, outcome in enumerate(v):
+            if outcome in v[:j]:
+                message = f"outcome {outcome.value} is repeated in this rule"
+                raise _item_error("RedialRule", j, outcome.value, message)
+        return v
 
 
 class RedialPolicyIn(Input):
@@ -593,7 +676,8 @@ class ContactIn(Input):
     @classmethod
     def _first_is_self(cls, v: list[PhoneIn]) -> list[PhoneIn]:
         if v and v[0].relation not in ("", "self", "本人"):
-            raise ValueError("the first phone is the contact's own: relation must be self/本人")
+            message = "the first phone is the contact's own: relation must be self/本人"
+            raise _item_error("ContactIn", 0, v[0].relation, message, "relation")
         return v
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, Table
 
 from outdial.clock import Clock
 from outdial.domain.errors import Conflict, ValidationFailed
-from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid
+from outdial.services.common import Page, PageRequest, Tenant, found, integrity_guard, new_uuid
 from outdial.services.validation import validate
 from outdial.store.repo import ID_MAX, TenantTable
 from outdial.store.store import Store
@@ -30,7 +30,8 @@ class Hooks:
     def values(
         self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
     ) -> dict[str, Any]:
-        """Columns to write besides the model's own fields."""
+        """Columns to write besides the model's own fields; ``current`` is the stored row
+        as read from the table (not presented), None on create."""
         return {}
 
     def after_write(self, conn: Connection, row: dict[str, Any], data: Any) -> None:
@@ -72,7 +73,7 @@ class ResourceService:
     ) -> dict[str, Any]:
         """Insert a row; ``extra`` sets columns outside the model (a facade's vendor data)."""
         now = self.clock.now()
-        with self.store.write() as conn:
+        with integrity_guard(self.kind.label), self.store.write() as conn:
             self._check(conn, tenant, data, None)
             values = {
                 **self._columns(data),
@@ -110,8 +111,9 @@ class ResourceService:
         extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Merge ``patch`` into the stored input, validate the whole, write it."""
-        with self.store.write() as conn:
-            current = self.get_in(conn, tenant, row_id)
+        with integrity_guard(self.kind.label), self.store.write() as conn:
+            raw = found(self.rows.get(conn, tenant.id, row_id), self.kind.label, row_id)
+            current = self.hooks.present(conn, [raw])[0]
             self.hooks.check_update(current)
             stored = {k: current[k] for k in self.kind.model.model_fields if k in current}
             data = validate(self.kind.model, {**stored, **patch})
@@ -119,7 +121,7 @@ class ResourceService:
             now = self.clock.now()
             values = {
                 **self._columns(data),
-                **self.hooks.values(tenant, data, current, now),
+                **self.hooks.values(tenant, data, raw, now),
                 **(extra or {}),
                 "updated_at": now,
             }
@@ -128,7 +130,7 @@ class ResourceService:
             return self.hooks.present(conn, [row])[0]
 
     def delete(self, tenant: Tenant, row_id: int) -> None:
-        with self.store.write() as conn:
+        with integrity_guard(self.kind.label), self.store.write() as conn:
             row = found(self.rows.get(conn, tenant.id, row_id), self.kind.label, row_id)
             self.hooks.check_delete(conn, row)
             for table, column in self.kind.used_by:

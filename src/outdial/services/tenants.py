@@ -8,12 +8,22 @@ from sqlalchemy import delete, func, insert, select, update
 
 from outdial.clock import Clock
 from outdial.domain.errors import ValidationFailed
-from outdial.services.common import Page, PageRequest, found, new_uuid
+from outdial.services.common import (
+    Page,
+    PageRequest,
+    found,
+    integrity_guard,
+    new_uuid,
+    parse_choice,
+)
 from outdial.services.credentials import CredentialService
-from outdial.services.models import CredentialIn, TenantIn
+from outdial.services.models import ApiKeyIn, CredentialIn, TenantIn
 from outdial.services.validation import validate
+from outdial.store.repo import valid_id
 from outdial.store.schema import tenants
 from outdial.store.store import Store
+
+TENANT_STATUSES = ("active", "disabled")
 
 
 class TenantService:
@@ -23,7 +33,7 @@ class TenantService:
     def create(self, data: TenantIn) -> dict[str, Any]:
         """Create a tenant with its first API key, returned once in ``api_key``."""
         now = self.clock.now()
-        with self.store.write() as conn:
+        with integrity_guard("tenant"), self.store.write() as conn:
             self._check_name(conn, data.name)
             values = {**data.model_dump(), "uuid": new_uuid(), "created_at": now, "updated_at": now}
             row = conn.execute(insert(tenants).values(**values).returning(tenants)).one()._mapping
@@ -32,12 +42,23 @@ class TenantService:
             )
         return {**row, "api_key": key["secret"]}
 
+    def issue_api_key(self, tenant_id: int, data: ApiKeyIn) -> dict[str, Any]:
+        """A new API key for the tenant, shown once: the operator's way back in for a tenant
+        that revoked its last key."""
+        with integrity_guard("credential"), self.store.write() as conn:
+            query = select(tenants.c.id).where(tenants.c.id == tenant_id)
+            exists = valid_id(tenant_id) and conn.scalar(query) is not None
+            found({} if exists else None, "tenant", tenant_id)
+            return self.credentials.create_in(
+                conn, tenant_id, CredentialIn(kind="api_key", name=data.name)
+            )
+
     def list(self, page: PageRequest, q: str | None, status: str | None) -> Page:
         where = []
         if q:
             where.append(tenants.c.name.contains(q, autoescape=True))
-        if status:
-            where.append(tenants.c.status == status)
+        if status is not None:
+            where.append(tenants.c.status == parse_choice("status", status, TENANT_STATUSES))
         with self.store.read() as conn:
             total = conn.scalar(select(func.count()).select_from(tenants).where(*where)) or 0
             query = select(tenants).where(*where).order_by(tenants.c.id)
@@ -54,7 +75,7 @@ class TenantService:
         current = self.get(tenant_id)
         merged = {k: current[k] for k in TenantIn.model_fields} | patch
         data = validate(TenantIn, merged)
-        with self.store.write() as conn:
+        with integrity_guard("tenant"), self.store.write() as conn:
             self._check_name(conn, data.name, tenant_id)
             values = {**data.model_dump(), "updated_at": self.clock.now()}
             query = update(tenants).where(tenants.c.id == tenant_id).values(**values)

@@ -369,3 +369,11 @@ events = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index(None, "campaign_id", "id"),
 )
+
+engine_workers = Table(
+    "engine_workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+)

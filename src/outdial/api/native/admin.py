@@ -10,6 +10,7 @@ from outdial.api.native.auth import current_tenant, require_admin, services_of
 from outdial.api.native.routing import PatchBody, filter_parameters, page_model, query_page
 from outdial.services.common import Tenant
 from outdial.services.models import (
+    ApiKeyIn,
     CredentialIn,
     CredentialOut,
     CredentialRotateIn,
@@ -59,6 +60,19 @@ def update_tenant(request: Request, tenant_id: int, data: dict[str, Any] = Patch
 def delete_tenant(request: Request, tenant_id: int) -> Response:
     services_of(request).tenants.delete(tenant_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/tenants/{tenant_id}/api-keys",
+    response_model=CredentialOut,
+    status_code=201,
+    dependencies=admin,
+    tags=["tenants"],
+)
+def issue_api_key(request: Request, tenant_id: int, data: ApiKeyIn | None = None) -> Any:
+    """Issue a new API key for the tenant (say, one that revoked its last key). The key is in
+    ``secret``, shown only in this response."""
+    return services_of(request).tenants.issue_api_key(tenant_id, data or ApiKeyIn())
 
 
 @router.get("/me", response_model=TenantOut, tags=["tenants"])

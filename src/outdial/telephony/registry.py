@@ -1,0 +1,30 @@
+"""Which driver serves a line: chosen by the line's ``driver`` and built from its settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outdial.clock import Clock
+from outdial.engine.ports import Telephony
+from outdial.engine.worker import DriverFactory
+from outdial.sim.callees import CalleeModel
+from outdial.telephony.sim import SimTelephony
+
+
+class DriverUnavailable(Exception):
+    """The line names a driver this build cannot run (yet)."""
+
+
+def driver_factory(clock: Clock) -> DriverFactory:
+    def build(line: dict[str, Any]) -> Telephony:
+        settings = line.get("settings") or {}
+        if line.get("driver") == "sim":
+            model = CalleeModel.from_mapping(
+                settings.get("callees") or {}, seed=int(settings.get("seed") or 1)
+            )
+            return SimTelephony(model, clock, speed=float(settings.get("speed") or 1.0))
+        raise DriverUnavailable(
+            f"line {line.get('id')}: driver {line.get('driver')!r} is not available in this build"
+        )
+
+    return build
