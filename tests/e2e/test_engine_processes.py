@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +222,5 @@ def test_two_engine_workers_on_postgresql_share_work_and_take_over(
                 per_contact[row["contact_id"]].append((row["created_at"], row["ended_at"]))
         for spans in per_contact.values():
             spans.sort()
-            assert all(
-                later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)
-            )
+            assert all(later[0] >= earlier[1] for earlier, later in pairwise(spans))
         store.close()
