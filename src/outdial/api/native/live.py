@@ -68,11 +68,11 @@ async def _stream(
     idle = 0.0
     while not await request.is_disconnected():
         batch = await run_in_threadpool(service.after, tenant, campaign_id, after)
-        for event in batch:
-            after = event["id"]
-            yield _frame(event)
         if batch:
+            after = batch[-1]["id"]
+            yield "".join(_frame(event) for event in batch)  # one write per batch
             idle = 0.0
+            await asyncio.sleep(0)  # let a disconnect be noticed before the next batch
             continue
         await asyncio.sleep(POLL_SECONDS)
         idle += POLL_SECONDS
