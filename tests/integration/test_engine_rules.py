@@ -676,7 +676,12 @@ def test_a_number_put_on_the_dnc_list_after_import_is_never_dialed(make_rig: Rig
     for c in two_phones + single:  # listed after import, before the first call
         rig.dnc(c["phones"][0]["number"])
     listed_at = T0 + timedelta(seconds=300)
-    rig.at(listed_at, lambda: [rig.dnc(c["phones"][0]["number"]) for c in later])
+
+    def list_later() -> None:
+        for c in later:
+            rig.dnc(c["phones"][0]["number"])
+
+    rig.at(listed_at, list_later)
     model = callees(Outcome.ANSWERED, {"+86133": Outcome.BUSY, "+86130": Outcome.ANSWERED})
     rig.run(cid, model)
 

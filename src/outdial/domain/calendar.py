@@ -200,8 +200,8 @@ def open_spans(schedule: Schedule, since: datetime, days: int = HORIZON_DAYS) ->
     first = local_day - timedelta(days=1)
     while first <= local_day + timedelta(days=days):
         last = first + timedelta(days=CHUNK_DAYS - 1)
-        holes = blackout_spans(schedule, first, last + timedelta(days=1))
-        for span in window_spans(schedule, first, last):
+        windows, holes = _chunk(schedule, first)
+        for span in windows:
             if schedule.period_end and span[0] >= schedule.period_end:
                 if carried:
                     yield carried
@@ -252,6 +252,14 @@ def closed_reason(schedule: Schedule, at: datetime) -> Closed | None:
     if any(s <= at < e for s, e in holes):
         return Closed.BLACKOUT
     return None
+
+
+@lru_cache(maxsize=8192)
+def _chunk(schedule: Schedule, first: date) -> tuple[tuple[Interval, ...], list[Interval]]:
+    """Window spans starting in the week from ``first`` and the blackouts that may cut them."""
+    last = first + timedelta(days=CHUNK_DAYS - 1)
+    windows = tuple(window_spans(schedule, first, last))
+    return windows, blackout_spans(schedule, first, last + timedelta(days=1))
 
 
 @lru_cache(maxsize=8192)

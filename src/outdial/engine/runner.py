@@ -68,6 +68,10 @@ class CampaignRunner:
     next_wake: datetime | None = None
     next_progress: datetime | None = None
     exhausted_until: datetime | None = None  # no contact due before this instant
+    reopens_at: datetime | None = None  # the campaign's schedule is closed until then
+    changes: int = 0  # contacts moved on so far: progress and completion look again on change
+    progress_seen: int = -1
+    done_seen: int = -1
     finished: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _spins: int = 0
@@ -113,6 +117,13 @@ class CampaignRunner:
     def poke(self) -> None:
         self.wake.set()
 
+    def due_at(self, when: datetime) -> None:
+        """A contact becomes due at ``when``: look for contacts again then, not only after the
+        idle poll (the hopper gate would otherwise stay shut until the state poll)."""
+        if self.exhausted_until is not None and when < self.exhausted_until:
+            self.exhausted_until = when
+        self.wake_at(when)
+
     def wake_at(self, when: datetime | None) -> None:
         if when is not None and (self.next_wake is None or when < self.next_wake):
             self.next_wake = when
@@ -125,6 +136,7 @@ class CampaignRunner:
         if not self.campaign or changed:
             self.campaign = self.ledger.campaign(self.campaign_id)
             self.config = load_config(self.worker.store, self.campaign)
+            self.reopens_at = None
         self.next_refresh = now + timedelta(seconds=self.worker.settings.state_poll_seconds)
 
     async def step(self) -> None:
@@ -188,10 +200,14 @@ class CampaignRunner:
     async def dial(self, now: datetime) -> None:
         config = self.config
         assert config is not None
+        if self.reopens_at is not None and now < self.reopens_at:
+            self.wake_at(self.reopens_at)
+            return
         if not self.campaign["use_contact_timezone"]:
             zone = [config.schedule.zone]
             if is_closed(config.schedule, zone, now) is not None:
-                self.wake_at(first_open_in_all(config.schedule, zone, now))
+                self.reopens_at = first_open_in_all(config.schedule, zone, now)
+                self.wake_at(self.reopens_at)
                 self._release_hopper()
                 return
         free = self.free_slots(now)
@@ -243,8 +259,10 @@ class CampaignRunner:
             # No opening is left in the campaign's period: the contact cannot be dialed again.
             ended = Verdict(ContactState.FAILED, "time_up", contact.phone_index, None)
             self.ledger.defer_with_verdict(contact, ended, now, Outcome.CANCELLED, False)
+            self.changes += 1
         else:
             self.ledger.defer(contact.id, verdict.next_eligible_at, verdict.reasons[0], now)
+            self.due_at(verdict.next_eligible_at)
 
     def finish_blocked(self, contact: LeasedContact, now: datetime) -> None:
         """A number put on the DNC list after import: never dialed; move to the next phone."""
@@ -257,6 +275,7 @@ class CampaignRunner:
             contact.phone.attempt_count,
         )
         self.ledger.defer_with_verdict(contact, verdict, now, Outcome.DNC_BLOCKED, True)
+        self.changes += 1
 
     async def originate(
         self, attempt: OpenAttempt, contact: LeasedContact, caller: str, config: CampaignConfig
@@ -324,10 +343,9 @@ class CampaignRunner:
         gap = float(self.campaign["call_gap_seconds"])
         if gap > 0:
             self.slot_free_at.append(at + timedelta(seconds=gap))
-        due = verdict.next_eligible_at
-        if due is not None and self.exhausted_until is not None and due < self.exhausted_until:
-            self.exhausted_until = due  # look for contacts again when this one is due
-            self.wake_at(due)
+        if verdict.next_eligible_at is not None:
+            self.due_at(verdict.next_eligible_at)
+        self.changes += 1
         self.poke()
 
     def _for_state(self, verdict: Verdict, outcome: Outcome) -> Verdict:
@@ -346,16 +364,15 @@ class CampaignRunner:
     # --- completion, progress, recovery ------------------------------------------------------
 
     def check_done(self, now: datetime) -> None:
+        if self.done_seen == self.changes and self.exhausted_until is not None:
+            return  # nothing finished since the last look; the next due contact wakes us
+        self.done_seen = self.changes
         pending, earliest, open_attempts = self.ledger.pending_summary(self.campaign_id)
         if pending == 0 and open_attempts == 0:
             self._move(S.RUNNING, S.COMPLETED, "all_contacts_done", now)
             return
         if earliest is not None and earliest > now:
-            # Look for contacts again when the first is due, not only after the idle poll:
-            # otherwise the wake-up finds the hopper gate shut and sleeps to the state poll.
-            if self.exhausted_until is not None and earliest < self.exhausted_until:
-                self.exhausted_until = earliest
-            self.wake_at(earliest)
+            self.due_at(earliest)
 
     def _release_hopper(self) -> None:
         if self.hopper:
@@ -365,6 +382,9 @@ class CampaignRunner:
     def _progress(self, now: datetime, force: bool = False) -> None:
         if not force and self.next_progress is not None and now < self.next_progress:
             return
+        if not force and self.progress_seen == self.changes:
+            return  # nothing to report
+        self.progress_seen = self.changes
         self.next_progress = now + timedelta(seconds=self.worker.settings.progress_seconds)
         self.ledger.emit_progress(self.campaign_id, int(self.campaign["tenant_id"]), now)
 
