@@ -97,7 +97,11 @@ def _number_limits(f: DialFacts, reasons: list[str], earliest: datetime) -> date
     if f.last_attempt_at is not None and f.min_attempt_interval_seconds:
         ready = f.last_attempt_at + timedelta(seconds=f.min_attempt_interval_seconds)
         if ready > f.at:
-            if "retry_backoff" not in reasons:
+            # Named only when it binds beyond the contact's own wait (which usually covers it).
+            own_wait = (
+                f.next_eligible_at if f.next_eligible_at and f.next_eligible_at > f.at else None
+            )
+            if own_wait is None or ready > own_wait:
                 reasons.append("min_interval")
             earliest = max(earliest, ready)
     return earliest
