@@ -396,18 +396,8 @@ class Ledger:
         now: datetime,
         decide: Decide,
     ) -> Eligibility:
-        day_start = decide.day_start(number, now)
-        today, last, dnc = conn.execute(
-            sql.NUMBER_FACTS,
-            {
-                "day_start": day_start,
-                "campaign_id": campaign["id"],
-                "number": number,
-                "tenant_id": campaign["tenant_id"],
-                "now": now,
-            },
-        ).one()
-        return decide(int(today), last, dnc is not None)
+        today, last, dnc = number_facts(conn, campaign, number, decide.day_start(number, now), now)
+        return decide(today, last, dnc)
 
     def close_attempt(
         self,
@@ -531,3 +521,36 @@ class Ledger:
                 "created_at": now,
             },
         )
+
+
+def number_facts(
+    conn: Connection, campaign: dict[str, Any], number: str, day_start: datetime, now: datetime
+) -> tuple[int, datetime | None, bool]:
+    """Attempts to ``number`` in the campaign since ``day_start``, its latest attempt, and
+    whether it is on the tenant's or the operator's DNC list."""
+    today, last, dnc = conn.execute(
+        sql.NUMBER_FACTS,
+        {
+            "day_start": day_start,
+            "campaign_id": campaign["id"],
+            "number": number,
+            "tenant_id": campaign["tenant_id"],
+            "now": now,
+        },
+    ).one()
+    return int(today), last, dnc is not None
+
+
+def attempt_from_row(row: dict[str, Any]) -> OpenAttempt:
+    return OpenAttempt(
+        row["id"],
+        row["uuid"],
+        row["campaign_id"],
+        row["contact_id"],
+        row["phone_id"],
+        row["number"],
+        row["line_id"],
+        row["created_at"],
+        row["ringing_at"],
+        row["answered_at"],
+    )

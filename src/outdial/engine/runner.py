@@ -26,7 +26,7 @@ from outdial.domain.eligibility import (
 from outdial.domain.outcomes import ContactState, Outcome
 from outdial.domain.redial import Verdict, after_attempt
 from outdial.engine.config import CampaignConfig, load_config
-from outdial.engine.ledger import LeasedContact, OpenAttempt
+from outdial.engine.ledger import LeasedContact, OpenAttempt, attempt_from_row
 from outdial.engine.ports import (
     ATTEMPT_VARIABLE,
     CallEvent,
@@ -399,43 +399,16 @@ class CampaignRunner:
             await self.driver.live_calls() if rows and self.config and self.config.line else set()
         )
         for row in rows:
-            if row["call_id"] in live:
-                self.adopt(row)
-                continue
-            contact = self.ledger.leased_contact(row["contact_id"])
-            attempt = OpenAttempt(
-                row["id"],
-                row["uuid"],
-                row["campaign_id"],
-                row["contact_id"],
-                row["phone_id"],
-                row["number"],
-                row["line_id"],
-                row["created_at"],
-                row["ringing_at"],
-                row["answered_at"],
-            )
-            self.active[row["uuid"]] = ActiveCall(attempt, contact)
-            self.finish(row["uuid"], Outcome.CANCELLED, "lost: engine restarted", now)
+            self.adopt(row)
+            if row["call_id"] not in live:
+                self.finish(row["uuid"], Outcome.CANCELLED, "lost: engine restarted", now)
         self.ledger.repair_stuck_contacts(self.campaign_id, now)
 
     def adopt(self, row: dict[str, Any]) -> None:
+        """Track an open attempt found in the ledger (its call may still be up)."""
         contact = self.ledger.leased_contact(row["contact_id"])
-        attempt = OpenAttempt(
-            row["id"],
-            row["uuid"],
-            row["campaign_id"],
-            row["contact_id"],
-            row["phone_id"],
-            row["number"],
-            row["line_id"],
-            row["created_at"],
-            row["ringing_at"],
-            row["answered_at"],
-        )
-        self.active[row["uuid"]] = ActiveCall(
-            attempt, contact, answered=row["answered_at"] is not None
-        )
+        answered = row["answered_at"] is not None
+        self.active[row["uuid"]] = ActiveCall(attempt_from_row(row), contact, answered=answered)
         self.worker.track(row["uuid"], self)
 
 

@@ -15,6 +15,7 @@ from outdial.domain.errors import NotFound
 from outdial.domain.outcomes import ContactState
 from outdial.engine import statements as sql
 from outdial.engine.config import load_config
+from outdial.engine.ledger import number_facts
 from outdial.services.common import Tenant, found
 from outdial.services.contacts import with_phones
 from outdial.store.repo import TenantTable
@@ -72,24 +73,15 @@ class EligibilityService:
 def _number_and_capacity(
     conn: Connection, campaign: dict[str, Any], number: str, day_start: datetime, now: datetime
 ) -> dict[str, Any]:
-    today, last, dnc = conn.execute(
-        sql.NUMBER_FACTS,
-        {
-            "day_start": day_start,
-            "campaign_id": campaign["id"],
-            "number": number,
-            "tenant_id": campaign["tenant_id"],
-            "now": now,
-        },
-    ).one()
+    today, last, on_dnc = number_facts(conn, campaign, number, day_start, now)
     on_line, in_campaign = conn.execute(
         sql.OPEN_CALLS, {"line_id": campaign["line_id"], "campaign_id": campaign["id"]}
     ).one()
     channels = conn.scalar(select(lines.c.channels).where(lines.c.id == campaign["line_id"]))
     return {
-        "number_attempts_today": int(today),
+        "number_attempts_today": today,
         "last_attempt_at": last,
-        "on_dnc": dnc is not None,
+        "on_dnc": on_dnc,
         "line_free": int(channels or 0) - int(on_line),
         "campaign_free": int(campaign["max_concurrency"]) - int(in_campaign),
     }
