@@ -168,3 +168,26 @@ def test_event_stream_errors(api: Api, new_tenant: Any) -> None:
     assert bad.status_code == 422 and fields(bad) == {"after"}
     unknown = api.get(path, since="1")
     assert unknown.status_code == 422 and fields(unknown) == {"since"}
+
+
+def test_a_line_whose_driver_this_build_cannot_run_cannot_start(api: Api) -> None:
+    line = api.ok(
+        api.post(
+            "/lines",
+            {
+                "name": "fs",
+                "channels": 2,
+                "driver": "freeswitch",
+                "settings": {"nodes": [{"host": "10.0.0.5"}]},
+            },
+        ),
+        201,
+    )
+    script = api.ok(api.post("/scripts", {"name": "s"}), 201)
+    campaign = api.ok(
+        api.post("/campaigns", {"name": "c", "line_id": line["id"], "script_id": script["id"]}), 201
+    )
+    refused = api.post(f"/campaigns/{campaign['id']}/start")
+    assert refused.status_code == 422 and fields(refused) == {"line_id"}
+    assert refused.json()["details"][0]["type"] == "driver_unavailable"
+    assert api.ok(api.get(f"/campaigns/{campaign['id']}"))["state"] == "draft"

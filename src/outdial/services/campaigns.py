@@ -36,6 +36,7 @@ from outdial.store.schema import (
     skill_groups,
 )
 from outdial.store.store import Store
+from outdial.telephony.registry import AVAILABLE_DRIVERS
 
 
 class CampaignHooks(Hooks):
@@ -167,6 +168,11 @@ class CampaignService(ResourceService):
 def line_problems(line: dict[str, Any], chosen: list[str], now: datetime) -> list[FieldError]:
     """Why a campaign cannot dial through ``line`` with the caller numbers ``chosen``."""
     problems = []
+    if line["driver"] not in AVAILABLE_DRIVERS:
+        message = (
+            f"line {line['id']} uses the {line['driver']} driver, which this build cannot run yet"
+        )
+        problems.append(FieldError("line_id", message, "driver_unavailable"))
     if not line["enabled"]:
         problems.append(FieldError("line_id", f"line {line['id']} is disabled", "disabled"))
     expires = line["expires_at"]

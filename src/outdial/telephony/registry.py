@@ -10,6 +10,9 @@ from outdial.engine.worker import DriverFactory
 from outdial.sim.callees import CalleeModel
 from outdial.telephony.sim import SimTelephony
 
+AVAILABLE_DRIVERS = frozenset({"sim"})
+"""Drivers this build can run; starting a campaign on a line with another is refused."""
+
 
 class DriverUnavailable(Exception):
     """The line names a driver this build cannot run (yet)."""
