@@ -653,7 +653,7 @@ def test_agent_modes_need_line_and_skill_group(api: Api, mode: str) -> None:
     resp = api.post(f"/campaigns/{bare['id']}/start")
     assert resp.status_code == 422, resp.text
     assert resp.json()["code"] == "validation_error"
-    assert fields(resp) == {"line_id", "skill_group_id"}
+    assert fields(resp) == {"line_id", "skill_group_id", "pacing_mode"}
     assert api.ok(api.get(f"/campaigns/{bare['id']}")) == bare
     ok = create(
         api,
@@ -664,7 +664,11 @@ def test_agent_modes_need_line_and_skill_group(api: Api, mode: str) -> None:
             "skill_group_id": ids["skill_group"],
         },
     )
-    assert act(api, ok["id"], "start")["state"] == "running"
+    # Until agents are routed (issue 5), an agent mode is refused rather than dialed blind.
+    resp = api.post(f"/campaigns/{ok['id']}/start")
+    assert resp.status_code == 422 and fields(resp) == {"pacing_mode"}
+    assert resp.json()["details"][0]["type"] == "mode_unavailable"
+    assert api.ok(api.get(f"/campaigns/{ok['id']}"))["state"] == "draft"
 
 
 def test_robot_modes_need_line_and_script(api: Api) -> None:
@@ -687,9 +691,10 @@ def test_manual_preview_needs_a_skill_group(api: Api) -> None:
     body = {"name": "manual", "kind": "manual", "pacing_mode": "preview", "line_id": ids["line"]}
     made = create(api, body)
     resp = api.post(f"/campaigns/{made['id']}/start")
-    assert resp.status_code == 422 and fields(resp) == {"skill_group_id"}
+    assert resp.status_code == 422 and fields(resp) == {"skill_group_id", "pacing_mode"}
     api.ok(api.patch(f"/campaigns/{made['id']}", {"skill_group_id": ids["skill_group"]}))
-    assert act(api, made["id"], "start")["state"] == "running"
+    resp = api.post(f"/campaigns/{made['id']}/start")
+    assert resp.status_code == 422 and fields(resp) == {"pacing_mode"}  # preview: issue 5
 
 
 def test_period_already_ended_blocks_start_and_resume(api: Api) -> None:

@@ -18,6 +18,7 @@ from outdial.domain.campaign_state import (
 )
 from outdial.domain.errors import Conflict, FieldError, ValidationFailed
 from outdial.domain.schedule import PacingMode
+from outdial.engine.config import DIALABLE_MODES
 from outdial.services.catalog import check_numbers_on_line, name_filter
 from outdial.services.common import Tenant, found, parse_choice
 from outdial.services.models import CampaignIn
@@ -151,6 +152,12 @@ class CampaignService(ResourceService):
         """The domain's readiness rules, then the line as stored now: enabled, not expired,
         and every chosen caller number still on it and enabled."""
         problems = readiness_problems(campaign, now)
+        if PacingMode(campaign["pacing_mode"]) not in DIALABLE_MODES:
+            message = (
+                f"pacing mode {campaign['pacing_mode']} routes answered calls to agents, "
+                "which this build does not do yet; use agentless or fixed"
+            )
+            problems.append(FieldError("pacing_mode", message, "mode_unavailable"))
         line_id = campaign["line_id"]
         if line_id is None:
             return problems
