@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 
+from outdial.domain.agents import AgentState
 from outdial.domain.campaign_state import CampaignState
 from outdial.domain.errors import Conflict, ValidationFailed
 from outdial.services.common import Tenant, parse_choice
 from outdial.services.models import (
     LINE_SETTINGS,
     AgentIn,
-    AgentState,
     BlackoutCalendarIn,
     LineIn,
     NumberGroupIn,

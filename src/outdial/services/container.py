@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from outdial.clock import Clock
 from outdial.domain.errors import NotFound
+from outdial.services.agents import AgentService
 from outdial.services.attempts import AttemptService
 from outdial.services.campaigns import CampaignService
 from outdial.services.catalog import (
-    AGENTS,
     BLACKOUT_CALENDARS,
     LINES,
     NUMBER_GROUPS,
@@ -41,7 +41,7 @@ class Services:
     lines: ResourceService
     number_groups: ResourceService
     skill_groups: ResourceService
-    agents: ResourceService
+    agents: AgentService
     scripts: ResourceService
     blackout_calendars: ResourceService
     redial_policies: ResourceService
@@ -79,7 +79,7 @@ class Services:
             lines=resource(LINES),
             number_groups=resource(NUMBER_GROUPS),
             skill_groups=resource(SKILL_GROUPS),
-            agents=resource(AGENTS),
+            agents=AgentService(store, clock),
             scripts=resource(SCRIPTS),
             blackout_calendars=resource(BLACKOUT_CALENDARS),
             redial_policies=resource(REDIAL_POLICIES),

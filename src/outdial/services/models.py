@@ -335,17 +335,6 @@ class SkillGroupOut(Output, SkillGroupIn):
     model_config = ConfigDict(extra="ignore")
 
 
-class AgentState(StrEnum):
-    """Where an agent is in its working cycle (driven by the agent API and the engine)."""
-
-    OFFLINE = "offline"
-    READY = "ready"
-    RESERVED = "reserved"
-    ON_CALL = "on_call"
-    AFTER_CALL_WORK = "after_call_work"
-    NOT_READY = "not_ready"
-
-
 class AgentIn(Input):
     name: Name
     external_id: Annotated[str, StringConstraints(max_length=64)] | None = None

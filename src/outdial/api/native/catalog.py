@@ -15,6 +15,7 @@ from outdial.api.native.routing import (
     page_model,
     query_page,
 )
+from outdial.domain.agents import AgentAction
 from outdial.services import models as m
 from outdial.services.common import Tenant
 from outdial.services.dnc import DNC_FILTERS
@@ -111,3 +112,22 @@ def delete_dnc(
 ) -> Response:
     services_of(request).dnc.delete(tenant, entry_id)
     return Response(status_code=204)
+
+
+def _agent_action(action: AgentAction) -> Any:
+    def act(request: Request, item_id: int, tenant: Tenant = Depends(current_tenant)) -> Any:
+        return services_of(request).agents.act(tenant, item_id, action)
+
+    act.__name__ = f"agent_{action.value.replace('-', '_')}"
+    act.__doc__ = f"Agent {action.value}; 409 with the agent's state if not allowed now."
+    return act
+
+
+for _action in AgentAction:
+    router.add_api_route(
+        f"/agents/{{item_id}}/{_action.value}",
+        _agent_action(_action),
+        methods=["POST"],
+        response_model=m.AgentOut,
+        tags=["agents"],
+    )
