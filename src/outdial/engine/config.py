@@ -21,8 +21,8 @@ from outdial.engine.ports import ScriptTarget
 from outdial.store.schema import blackout_calendars, lines, number_groups, redial_policies, scripts
 from outdial.store.store import Store
 
-DIALABLE_MODES = frozenset({PacingMode.AGENTLESS, PacingMode.FIXED})
-"""Pacing modes the runner can dial now; agent modes need agent routing (issue 5)."""
+DIALABLE_MODES = frozenset({PacingMode.AGENTLESS, PacingMode.FIXED, PacingMode.PROGRESSIVE})
+"""Pacing modes the runner dials now; ratio, predictive and preview need their pacing laws."""
 
 
 @dataclass

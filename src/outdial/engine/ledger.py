@@ -75,6 +75,7 @@ class OpenAttempt:
     created_at: datetime
     ringing_at: datetime | None = None
     answered_at: datetime | None = None
+    agent_id: int | None = None
 
 
 class Ledger:
@@ -422,6 +423,7 @@ class Ledger:
                     "p_answered": attempt.answered_at,
                     "p_talk": talk,
                     "p_abandoned": outcome is Outcome.ABANDONED,
+                    "p_agent": attempt.agent_id,
                 },
             ).rowcount
             if not closed:
@@ -493,6 +495,35 @@ class Ledger:
                 )
             ).rowcount
 
+    # --- agents ------------------------------------------------------------------------------
+
+    def ready_agents(self, skill_group_id: int) -> list[tuple[int, str]]:
+        """Ready agents of a skill group, the longest idle first: (id, endpoint)."""
+        with self.store.read() as conn:
+            rows = conn.execute(sql.READY_AGENTS, {"skill_group_id": skill_group_id})
+            return [(r.id, r.endpoint) for r in rows]
+
+    def take_agent(self, skill_group_id: int, now: datetime) -> tuple[int, str] | None:
+        """Put the longest-idle ready agent of the group on a call; None if nobody is ready."""
+        with self.store.write() as conn:
+            for agent_id, endpoint in conn.execute(
+                sql.READY_AGENTS, {"skill_group_id": skill_group_id}
+            ).all():
+                if conn.execute(sql.TAKE_AGENT, {"agent_id": agent_id, "now": now}).rowcount:
+                    return agent_id, endpoint
+        return None
+
+    def agent_to_wrap(self, agent_id: int, now: datetime) -> None:
+        with self.store.write() as conn:
+            conn.execute(sql.AGENT_TO_WRAP, {"agent_id": agent_id, "now": now})
+
+    def agent_wrapped(self, agent_id: int, now: datetime) -> bool:
+        """After-call work is over: ready again (unless the agent went not ready meanwhile)."""
+        with self.store.write() as conn:
+            return bool(
+                conn.execute(sql.AGENT_WRAPPED, {"agent_id": agent_id, "now": now}).rowcount
+            )
+
     def emit_progress(self, campaign_id: int, tenant_id: int, now: datetime) -> None:
         with self.store.write() as conn:
             stats = campaign_stats(conn, campaign_id)
@@ -553,4 +584,5 @@ def attempt_from_row(row: dict[str, Any]) -> OpenAttempt:
         row["created_at"],
         row["ringing_at"],
         row["answered_at"],
+        row["agent_id"],
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from outdial.domain.campaign_rules import AGENT_MODES
 from outdial.domain.campaign_state import CampaignState
 from outdial.domain.eligibility import (
     DialFacts,
@@ -25,7 +26,9 @@ from outdial.domain.eligibility import (
 )
 from outdial.domain.outcomes import ContactState, Outcome
 from outdial.domain.redial import Verdict, after_attempt
+from outdial.domain.schedule import PacingMode
 from outdial.engine.config import CampaignConfig, load_config
+from outdial.engine.desk import AgentDesk
 from outdial.engine.ledger import LeasedContact, OpenAttempt, attempt_from_row
 from outdial.engine.ports import (
     ATTEMPT_VARIABLE,
@@ -52,6 +55,7 @@ class ActiveCall:
     attempt: OpenAttempt
     contact: LeasedContact
     answered: bool = False
+    abandoned: bool = False  # answered, but no agent took it in time
 
 
 @dataclass
@@ -74,6 +78,7 @@ class CampaignRunner:
     done_seen: int = -1
     finished: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    desk: AgentDesk | None = None  # agent modes: routes answered calls to agents
     _spins: int = 0
     _last_step: datetime | None = None
 
@@ -98,6 +103,8 @@ class CampaignRunner:
             await self._sleep()
         self.ledger.release_contacts([c.id for c in self.hopper])
         self.hopper.clear()
+        if self.desk is not None:
+            self.desk.close()  # agents still wrapping up are ready again
 
     async def _sleep(self) -> None:
         now = self.now()
@@ -137,7 +144,16 @@ class CampaignRunner:
             self.campaign = self.ledger.campaign(self.campaign_id)
             self.config = load_config(self.worker.store, self.campaign)
             self.reopens_at = None
+            self._set_desk()
         self.next_refresh = now + timedelta(seconds=self.worker.settings.state_poll_seconds)
+
+    def _set_desk(self) -> None:
+        group = self.campaign["skill_group_id"]
+        agents_take_calls = PacingMode(self.campaign["pacing_mode"]) in AGENT_MODES
+        if not agents_take_calls or group is None:
+            self.desk = None
+        elif self.desk is None or self.desk.skill_group_id != group:
+            self.desk = AgentDesk(self, group)
 
     async def step(self) -> None:
         now = self.now()
@@ -210,7 +226,7 @@ class CampaignRunner:
                 self.wake_at(self.reopens_at)
                 self._release_hopper()
                 return
-        free = self.free_slots(now)
+        free = min(self.free_slots(now), self.agent_room())
         while free > 0:
             contact = self.next_contact(now, free)
             if contact is None:
@@ -229,6 +245,14 @@ class CampaignRunner:
             free -= 1
         if not self.active and not self.hopper:
             self.check_done(now)
+
+    def agent_room(self) -> int:
+        """Progressive pacing: one call per ready agent not already spoken for by an answered
+        call waiting or a call still ringing (I − Q − R). Robot modes: no limit here."""
+        if self.desk is None:
+            return 1 << 30
+        ringing = sum(1 for c in self.active.values() if not c.answered)
+        return self.desk.ready_count() - len(self.desk.waiting) - ringing
 
     def next_contact(self, now: datetime, free: int) -> LeasedContact | None:
         if not self.hopper:
@@ -309,7 +333,12 @@ class CampaignRunner:
         elif event.kind is CallEventKind.ANSWERED:
             call.attempt.answered_at = event.at
             call.answered = True
-            self._spawn(self.connect(event.call_id))
+            if self.desk is None:
+                self.spawn(self.connect(event.call_id))
+            elif event.machine:  # an answering machine takes no agent's time
+                self.spawn(self.driver.hangup(event.call_id, "answering machine"))
+            else:
+                self.desk.answered(event.call_id, event.at)
         elif event.kind is CallEventKind.HANGUP:
             assert event.outcome is not None
             self.finish(event.call_id, event.outcome, event.native_cause, event.at)
@@ -326,6 +355,10 @@ class CampaignRunner:
         self.worker.untrack(call_id)
         if call is None:
             return
+        if call.abandoned and outcome is Outcome.ANSWERED:
+            outcome = Outcome.ABANDONED
+        if self.desk is not None:
+            self.desk.hung_up(call_id, call.attempt.agent_id, at)
         contact = call.contact
         settings = self.config.redial(contact.phone.phone_group)  # type: ignore[union-attr]
         verdict = after_attempt(
@@ -356,7 +389,7 @@ class CampaignRunner:
             return Verdict(contact_state, reason, verdict.phone_index, None, outcome)
         return verdict
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from outdial.store.schema import (
+    agent_skill_groups,
+    agents,
     attempts,
     campaigns,
     contact_phones,
@@ -134,6 +136,7 @@ CLOSE_ATTEMPT = (
         answered_at=b("p_answered"),
         talk_seconds=b("p_talk"),
         abandoned=b("p_abandoned"),
+        agent_id=b("p_agent"),
     )
 )
 MOVE_CONTACT = (
@@ -156,3 +159,25 @@ MARK_PHONE = (
     .values(last_outcome=b("p_outcome"), state=b("p_state"))
 )
 INSERT_EVENT = insert(events)
+
+READY_AGENTS = (
+    select(agents.c.id, agents.c.endpoint)
+    .join(agent_skill_groups, agent_skill_groups.c.agent_id == agents.c.id)
+    .where(agent_skill_groups.c.skill_group_id == b("skill_group_id"), agents.c.state == "ready")
+    .order_by(agents.c.state_changed_at, agents.c.id)  # the longest idle first
+)
+TAKE_AGENT = (
+    update(agents)
+    .where(agents.c.id == b("agent_id"), agents.c.state == "ready")
+    .values(state="on_call", state_changed_at=b("now"))
+)
+AGENT_TO_WRAP = (
+    update(agents)
+    .where(agents.c.id == b("agent_id"), agents.c.state == "on_call")
+    .values(state="after_call_work", state_changed_at=b("now"))
+)
+AGENT_WRAPPED = (
+    update(agents)
+    .where(agents.c.id == b("agent_id"), agents.c.state == "after_call_work")
+    .values(state="ready", state_changed_at=b("now"))
+)

@@ -85,6 +85,7 @@ def audit(store: Store, campaign_id: int) -> Audit:
         )
     _number_limits(camp, rows, checks["2_number_limits"])
     peak = _concurrency(camp, rows["line"], rows["attempts"], checks["3_concurrency"])
+    _agents_one_call_each(rows["attempts"], checks["3_concurrency"])
     _dnc(rows["attempts"], rows["dnc"], checks["4_dnc"])
     _contacts(camp, rows, checks["5_contacts"])
     _statistics(rows, stats, checks["6_statistics"])
@@ -296,6 +297,19 @@ def _concurrency(
         if step > 0 and level > limit:
             check.fail(f"{level} calls at {at}, limit {limit}")
     return peak
+
+
+def _agents_one_call_each(made: list[dict[str, Any]], check: Check) -> None:
+    """No agent is on two calls at once (from their answer to their end)."""
+    per_agent: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for a in made:
+        if a["agent_id"] is not None and a["answered_at"] and a["ended_at"]:
+            per_agent[a["agent_id"]].append((a["answered_at"], a["ended_at"]))
+    for agent_id, spans in per_agent.items():
+        spans.sort()
+        for (_, end), (start, _) in pairwise(spans):
+            if start < end:
+                check.fail(f"agent {agent_id} took a call at {start} while on another")
 
 
 # --- 4: DNC --------------------------------------------------------------------------------

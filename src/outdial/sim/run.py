@@ -15,11 +15,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from outdial.domain.agents import AgentAction
 from outdial.domain.campaign_state import LifecycleAction
 from outdial.engine.worker import EngineSettings, Worker
 from outdial.services.common import Tenant
 from outdial.services.container import Services
 from outdial.services.models import (
+    AgentIn,
     BlackoutCalendarIn,
     CampaignIn,
     ContactAppendIn,
@@ -27,6 +29,7 @@ from outdial.services.models import (
     LineIn,
     RedialPolicyIn,
     ScriptIn,
+    SkillGroupIn,
     TenantIn,
 )
 from outdial.services.validation import validate
@@ -111,6 +114,8 @@ def _set_up(services: Services, scenario: Scenario) -> tuple[Tenant, int]:
         ),
         "redial_policy_id": make(services.redial_policies, RedialPolicyIn, scenario.redial_policy),
     }
+    if scenario.agents:
+        refs["skill_group_id"] = _agents(services, tenant, scenario.agents)
     body = {**scenario.campaign, **{k: v for k, v in refs.items() if v is not None}}
     campaign_id = int(services.campaigns.create(tenant, validate(CampaignIn, body))["id"])
     for number in scenario.dnc:
@@ -125,6 +130,21 @@ def _set_up(services: Services, scenario: Scenario) -> tuple[Tenant, int]:
         services.contacts.append(tenant, campaign_id, ContactAppendIn(contacts=batch))
     services.campaigns.act(tenant, campaign_id, LifecycleAction.START)
     return tenant, campaign_id
+
+
+def _agents(services: Services, tenant: Tenant, count: int) -> int:
+    """A skill group of ``count`` agents, logged in and ready."""
+    group = services.skill_groups.create(tenant, validate(SkillGroupIn, {"name": "agents"}))
+    for n in range(count):
+        body = {
+            "name": f"agent {n + 1}",
+            "endpoint": f"user/{1000 + n}",
+            "skill_group_ids": [group["id"]],
+        }
+        agent = services.agents.create(tenant, validate(AgentIn, body))
+        for action in (AgentAction.LOGIN, AgentAction.READY):
+            services.agents.act(tenant, agent["id"], action)
+    return int(group["id"])
 
 
 async def _run(

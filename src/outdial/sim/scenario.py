@@ -40,6 +40,7 @@ class Scenario:
     pools: tuple[NumberPool, ...] = ()
     contact_file: Path | None = None
     dnc: tuple[str, ...] = ()
+    agents: int = 0  # simulated agents, logged in and ready in one skill group from the start
     extra: dict[str, Any] = field(default_factory=dict)
 
     def contacts(self) -> Iterator[dict[str, Any]]:
@@ -90,4 +91,5 @@ def load_scenario(path: Path) -> Scenario:
         ),
         contact_file=(path.parent / file) if file else None,
         dnc=tuple(data.get("dnc", {}).get("numbers", [])),
+        agents=int(data.get("agents", {}).get("count", 0)),
     )
