@@ -16,7 +16,7 @@ from rich.console import Console
 import outdial
 from outdial.domain.errors import OutdialError
 from outdial.engine.worker import EngineSettings
-from outdial.runtime import EngineThread, new_worker, open_runtime, run_worker
+from outdial.runtime import EngineThread, new_worker, open_runtime
 from outdial.services.models import TenantIn
 from outdial.services.validation import validate
 from outdial.settings import Settings, load_settings
@@ -157,7 +157,7 @@ def engine(data_dir: DataDir = Path("data")) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(worker, stop)
+        await worker.run(stop)
 
     try:
         asyncio.run(main())

@@ -44,10 +44,6 @@ def new_worker(store: Store, engine_settings: EngineSettings | None = None) -> W
     return Worker(store, clock, driver_factory(clock), engine_settings)
 
 
-async def run_worker(worker: Worker, stop: asyncio.Event) -> None:
-    await worker.run(stop)
-
-
 @dataclass
 class EngineThread:
     """The engine worker on its own thread and event loop, beside the HTTP server."""
@@ -78,7 +74,7 @@ class EngineThread:
     async def _run(self) -> None:
         self._stop = asyncio.Event()
         self._ready.set()
-        await run_worker(new_worker(self.store, self.engine_settings), self._stop)
+        await new_worker(self.store, self.engine_settings).run(self._stop)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
