@@ -1,0 +1,1 @@
+"""Numerical oracles: exact reference values that tests and benchmarks compare outdial against."""
