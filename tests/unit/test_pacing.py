@@ -1,0 +1,437 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from outdial.domain.pacing import (
+    AbandonCounts,
+    AdaptMode,
+    AdaptSample,
+    AdaptSettings,
+    DropCounts,
+    Estimates,
+    PacingDecision,
+    PacingState,
+    PredictiveSettings,
+    adapt_step,
+    agentless,
+    expected_free,
+    fixed,
+    free_within,
+    lines_per_agent,
+    lognormal_cdf,
+    outlook,
+    predictive,
+    progressive,
+    randomised_round,
+    ratio,
+    soft_power,
+    vicidial_level,
+    vicidial_ratio,
+)
+
+Law = Callable[[PacingState], PacingDecision]
+LAWS: dict[str, Law] = {
+    "agentless": agentless,
+    "fixed": lambda s: fixed(s, 30),
+    "progressive": progressive,
+    "ratio": lambda s: ratio(s, 2.5, 0.3),
+    "lines_per_agent": lambda s: lines_per_agent(s, 1.7),
+    "vicidial_ratio": lambda s: vicidial_ratio(s, 1.6),
+    "soft_power": lambda s: soft_power(s, 2.0, 10.0, 0.7),
+    "predictive": predictive,
+}
+DELAYS = tuple(3.0 + 0.5 * i for i in range(30))  # live answers 3–17.5 s after launch
+LEARNT = Estimates(live_rate=0.35, live_answers=400, answer_delays=DELAYS, acw_mean=10.0)
+HUGE = 10_000
+
+
+def team(
+    agents: int = 20,
+    ready: int = 0,
+    talking: tuple[float, ...] = (),
+    wrapping: tuple[float, ...] = (),
+    ringing: tuple[float, ...] = (),
+    estimates: Estimates = LEARNT,
+    window: AbandonCounts | None = None,
+    capacity: int = HUGE,
+    waiting: int = 0,
+) -> PacingState:
+    return PacingState(
+        agents=agents,
+        ready=ready,
+        waiting=waiting,
+        ringing=ringing,
+        talking=talking,
+        wrapping=wrapping,
+        line_free=capacity,
+        campaign_free=capacity,
+        estimates=estimates,
+        campaign=AbandonCounts(10, 1000),
+        window=window or AbandonCounts(3, 300),
+    )
+
+
+@st.composite
+def states(draw: st.DrawFn) -> PacingState:
+    agents = draw(st.integers(0, 60))
+    ready = draw(st.integers(0, agents))
+    talking = draw(st.integers(0, agents - ready))
+    times = st.floats(0, 600, allow_nan=False)
+    estimates = Estimates(
+        live_rate=draw(st.floats(0.0, 1.0)),
+        live_answers=draw(st.integers(0, 500)),
+        answer_delays=tuple(draw(st.lists(st.floats(0.5, 60), max_size=20))),
+        answer_delay_mean=draw(st.floats(1, 30)),
+        talk_mean=draw(st.floats(5, 400)),
+        talk_cv=draw(st.floats(0, 3)),
+        acw_mean=draw(st.floats(0, 60)),
+    )
+    answers = draw(st.integers(0, 2000))
+    return PacingState(
+        agents=agents,
+        ready=ready,
+        waiting=draw(st.integers(0, 5)),
+        ringing=tuple(draw(st.lists(st.floats(0, 60), max_size=40))),
+        talking=tuple(draw(st.lists(times, min_size=talking, max_size=talking))),
+        wrapping=tuple(draw(st.lists(st.floats(0, 60), max_size=agents - ready - talking))),
+        active_calls=draw(st.integers(0, 80)),
+        line_free=draw(st.integers(-5, 200)),
+        campaign_free=draw(st.integers(-5, 200)),
+        estimates=estimates,
+        campaign=AbandonCounts(draw(st.integers(0, answers)), answers),
+        window=AbandonCounts(draw(st.integers(0, 50)), draw(st.integers(0, 500))),
+        target=draw(st.floats(0.005, 0.05)),
+    )
+
+
+# --- Invariants of every law -------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(state=states())
+@pytest.mark.parametrize("name", sorted(LAWS))
+def test_every_law_launches_between_zero_and_capacity(name: str, state: PacingState) -> None:
+    decision = LAWS[name](state)
+    assert 0 <= decision.launch <= state.capacity
+    assert decision.reason and decision.law
+    assert decision.figures["capacity"] == state.capacity
+
+
+@pytest.mark.parametrize("name", sorted(LAWS))
+@pytest.mark.parametrize(("line", "campaign"), [(0, 50), (50, 0), (-3, 50)])
+def test_no_capacity_means_no_launch(name: str, line: int, campaign: int) -> None:
+    state = PacingState(agents=30, ready=30, line_free=line, campaign_free=campaign)
+    assert LAWS[name](state).launch == 0
+
+
+def test_capacity_caps_the_wish_and_says_so() -> None:
+    decision = progressive(team(ready=10, capacity=4))
+    assert decision.launch == 4 and decision.figures["wanted"] == 10
+    assert "capped at capacity 4" in decision.reason
+
+
+# --- Robot modes ---------------------------------------------------------------------------------
+
+
+def test_agentless_fills_the_tighter_capacity() -> None:
+    assert agentless(PacingState(line_free=12, campaign_free=30)).launch == 12
+    assert agentless(PacingState(line_free=40, campaign_free=7)).launch == 7
+
+
+def test_fixed_tops_up_to_the_concurrency() -> None:
+    assert fixed(PacingState(active_calls=6, line_free=99, campaign_free=99), 10).launch == 4
+    assert fixed(PacingState(active_calls=12, line_free=99, campaign_free=99), 10).launch == 0
+
+
+# --- Progressive and ratio -----------------------------------------------------------------------
+
+
+@given(state=states())
+def test_progressive_is_ready_agents_not_spoken_for(state: PacingState) -> None:
+    launch = progressive(state).launch
+    if state.waiting + state.pending >= state.ready:
+        assert launch == 0
+    else:
+        assert launch == min(state.ready - state.waiting - state.pending, state.capacity)
+
+
+def test_ratio_reference_form_with_randomised_rounding() -> None:
+    state = team(ready=4, ringing=(3.0,))  # r* = 0.7·4 = 2.8, x = 1.8
+    assert ratio(state, 0.7, u=0.9).launch == 1
+    assert ratio(state, 0.7, u=0.1).launch == 2
+    assert ratio(team(ready=2, ringing=(1.0,) * 9), 3.0).launch == 0
+
+
+def test_ratio_one_without_waiting_calls_is_progressive() -> None:
+    state = team(ready=7, ringing=(1.0, 2.0))
+    assert ratio(state, 1.0, u=0.99).launch == progressive(state).launch == 5
+
+
+@given(x=st.floats(0, 1000), u=st.floats(0, 1, exclude_max=True))
+def test_randomised_rounding_brackets_x(x: float, u: float) -> None:
+    assert math.floor(x) - 1 <= randomised_round(x, u) <= math.floor(x) + 1
+    assert abs(randomised_round(x, u) - x) < 1 + 1e-6
+
+
+def test_randomised_rounding_is_unbiased() -> None:
+    draws = [(i + 0.5) / 1000 for i in range(1000)]
+    assert sum(randomised_round(2.3, u) for u in draws) / 1000 == pytest.approx(2.3, abs=0.01)
+
+
+def test_genesys_lines_per_agent_docs_example() -> None:
+    """Genesys CX Contact: k = 0.7, 4 ready, 1 dialing → 1 (dialing.md §3.2)."""
+    assert lines_per_agent(team(ready=4, ringing=(2.0,)), 0.7).launch == 1
+
+
+def test_vicidial_ratio_at_level_one_is_progressive() -> None:
+    state = team(ready=5, talking=(30.0,) * 10, ringing=(1.0, 4.0))
+    assert vicidial_ratio(state, 1.0).launch == progressive(state).launch == 3
+
+
+def test_vicidial_ratio_counts_the_whole_team() -> None:
+    """100 agents all in call at L = 1.25 keep 25 lines pending (dialing.md §3.2)."""
+    state = team(agents=100, talking=(60.0,) * 100)
+    assert vicidial_ratio(state, 1.25).launch == 25
+    assert (
+        vicidial_ratio(team(agents=100, talking=(60.0,) * 100, ringing=(1.0,) * 25), 1.25).launch
+        == 0
+    )
+
+
+def test_vicidial_ratio_ignores_agents_in_wrap_up() -> None:
+    state = team(ready=2, talking=(30.0,) * 2, wrapping=(5.0,) * 6)
+    assert vicidial_ratio(state, 2.0).launch == 8 - 2 - 0
+
+
+# --- VICIdial adaptive dial level (dialing.md §3.6) ----------------------------------------------
+
+QUIET = DropCounts()
+
+
+def samples(ready: float, waiting: int = 0, logged_in: int = 20) -> list[AdaptSample]:
+    return [AdaptSample(round(ready), waiting, logged_in)] * 15
+
+
+def test_level_rises_with_ready_agents_and_falls_with_waiting_calls() -> None:
+    assert vicidial_level(1.0, samples(5), QUIET, QUIET) == pytest.approx(1.25)
+    assert vicidial_level(2.0, samples(0, waiting=4), QUIET, QUIET) == pytest.approx(1.6)
+    assert vicidial_level(1.0, samples(0, waiting=4), QUIET, QUIET) == 1.0
+
+
+def test_level_intensity_and_diff_target() -> None:
+    hot = AdaptSettings(intensity=20)
+    assert vicidial_level(1.0, samples(5), QUIET, QUIET, hot) == pytest.approx(1.3)
+    assert vicidial_level(2.0, samples(0, 4), QUIET, QUIET, hot) == pytest.approx(2.0 * 0.84)
+    eager = AdaptSettings(diff_target=2)
+    assert vicidial_level(1.0, samples(0), QUIET, QUIET, eager) == pytest.approx(1.1)
+
+
+def test_level_is_capped_at_the_maximum() -> None:
+    assert vicidial_level(2.9, samples(20), QUIET, QUIET) == 3.0
+    assert vicidial_level(1.4, samples(20), QUIET, QUIET, AdaptSettings(max_level=1.5)) == 1.5
+
+
+def test_level_halves_on_a_bad_last_minute() -> None:
+    bad = DropCounts(calls=21, answers=10, drops=6)
+    assert vicidial_level(2.4, samples(0), bad, QUIET) == pytest.approx(1.2)
+    assert vicidial_level(1.6, samples(0), bad, QUIET) == 1.0  # floored at 1.0
+    few = DropCounts(calls=20, answers=10, drops=6)
+    assert vicidial_level(2.4, samples(0), few, QUIET) == pytest.approx(2.4)
+
+
+@pytest.mark.parametrize(
+    ("mode", "hours_left", "expected"),
+    [
+        (AdaptMode.HARD_LIMIT, 5.0, 1.0),
+        (AdaptMode.AVERAGE, 5.0, 1.2),
+        (AdaptMode.TAPERED, 5.0, 1.2),
+        (AdaptMode.TAPERED, 12.0, 2.4),
+        (AdaptMode.TAPERED, 0.0, 1.0),
+    ],
+)
+def test_level_over_the_daily_drop_limit(
+    mode: AdaptMode, hours_left: float, expected: float
+) -> None:
+    today = DropCounts(calls=51, answers=100, drops=4)
+    level = vicidial_level(2.4, samples(0), QUIET, today, AdaptSettings(mode=mode), hours_left)
+    assert level == pytest.approx(expected)
+
+
+def test_level_under_the_daily_drop_limit_or_too_few_calls_is_untouched() -> None:
+    at_limit = DropCounts(calls=500, answers=100, drops=3)
+    early = DropCounts(calls=50, answers=10, drops=5)
+    assert vicidial_level(2.4, samples(0), QUIET, at_limit) == pytest.approx(2.4)
+    assert vicidial_level(2.4, samples(0), QUIET, early) == pytest.approx(2.4)
+
+
+def test_level_threshold_forces_one() -> None:
+    small = AdaptSettings(threshold_agents=25)
+    assert vicidial_level(2.4, samples(5), QUIET, QUIET, small) == 1.0
+
+
+def test_level_uses_the_last_fifteen_samples() -> None:
+    history = [AdaptSample(20, 0, 20)] * 30 + samples(0)
+    assert adapt_step(1.7, history, AdaptSettings()) == pytest.approx(1.7)
+    assert adapt_step(1.7, [], AdaptSettings()) == pytest.approx(1.7)
+
+
+@given(
+    level=st.floats(1.0, 3.0),
+    ready=st.lists(st.integers(0, 50), min_size=0, max_size=20),
+    waiting=st.integers(0, 20),
+    logged_in=st.integers(0, 50),
+    minute=st.tuples(st.integers(0, 100), st.integers(0, 60), st.integers(0, 60)),
+    today=st.tuples(st.integers(0, 1000), st.integers(0, 500), st.integers(0, 100)),
+    mode=st.sampled_from(AdaptMode),
+    intensity=st.floats(-100, 100),
+    diff=st.floats(-10, 10),
+)
+def test_level_stays_between_one_and_three(
+    level: float,
+    ready: list[int],
+    waiting: int,
+    logged_in: int,
+    minute: tuple[int, int, int],
+    today: tuple[int, int, int],
+    mode: AdaptMode,
+    intensity: float,
+    diff: float,
+) -> None:
+    history = [AdaptSample(r, waiting, logged_in) for r in ready]
+    config = AdaptSettings(mode=mode, intensity=intensity, diff_target=diff)
+    new = vicidial_level(level, history, DropCounts(*minute), DropCounts(*today), config, 4.0)
+    assert 1.0 <= new <= 3.0
+
+
+# --- Forecast pieces -----------------------------------------------------------------------------
+
+
+def test_talk_weights_follow_the_lognormal_hazard() -> None:
+    cdf = lognormal_cdf(120.0, 1.0)
+    assert cdf(0.0) == 0.0 and 0.5 < cdf(120.0) < 0.75
+    fresh, old = free_within(cdf, 60.0, 30.0), free_within(cdf, 600.0, 30.0)
+    assert old < fresh  # lognormal: a long call is less likely to end soon
+    assert free_within(cdf, 5.0, 0.0) == 0.0
+    fixed_talk = lognormal_cdf(60.0, 0.0)
+    assert free_within(fixed_talk, 50.0, 10.0) == 1.0 and free_within(fixed_talk, 40.0, 10.0) == 0.0
+
+
+def test_expected_free_counts_ready_wrap_up_and_ending_talk() -> None:
+    est = Estimates(talk_mean=60.0, talk_cv=0.0, acw_mean=5.0)
+    state = PacingState(
+        ready=3, waiting=1, wrapping=(2.0, 9.0, 20.0), talking=(57.0, 10.0), estimates=est
+    )
+    # 3 ready − 1 waiting + 2 wrap-ups ending within 10 s + the call ending at 60 s (+5 s ACW).
+    assert expected_free(state, 10.0) == 5.0
+
+
+def test_soft_power_counts_agents_about_to_be_free() -> None:
+    state = team(ready=1, wrapping=(3.0, 4.0, 30.0), ringing=(1.0,))
+    decision = soft_power(state, 2.0, horizon=10.0)
+    assert decision.figures["expected_free"] == 3.0 and decision.launch == 5
+
+
+def test_outlook_ignores_dials_older_than_every_answer_seen() -> None:
+    fresh = outlook(team(ringing=(0.0,) * 10), PredictiveSettings())
+    stale = outlook(team(ringing=(30.0,) * 10), PredictiveSettings())
+    assert fresh.answers == pytest.approx(3.5)
+    assert stale.answers == 0.0
+
+
+# --- Predictive ----------------------------------------------------------------------------------
+
+BUSY = tuple(20.0 + 7 * i for i in range(14))  # 14 talking agents, 20–111 s into their calls
+ENDING = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)  # 6 agents in wrap-up, free within 6 s
+
+
+def test_predictive_dials_ahead_of_agents_about_to_be_free() -> None:
+    state = team(talking=BUSY, wrapping=ENDING)
+    decision = predictive(state)
+    assert progressive(state).launch == 0
+    assert decision.launch > 0 and decision.reason == "forecast"
+    figures = decision.figures
+    allowed = figures["allowed"] * figures["expected_answers"] + 1e-6
+    assert figures["expected_abandons"] <= allowed
+    assert decision.figures["expected_free"] >= 6.0
+
+
+def test_predictive_dials_about_one_over_p_per_idle_agent_when_all_are_idle() -> None:
+    decision = predictive(team(ready=20))
+    assert 20 < decision.launch <= 20 / 0.35
+    assert decision.figures["eis_launch"] == pytest.approx(20 / 0.35)
+
+
+def test_predictive_holds_back_when_the_window_is_over_target() -> None:
+    state = team(talking=BUSY, wrapping=ENDING)
+    over = team(talking=BUSY, wrapping=ENDING, window=AbandonCounts(40, 300))
+    held = predictive(over)
+    assert held.figures["surplus"] < 0 < predictive(state).figures["surplus"]
+    assert held.figures["allowed"] < 0.01 * predictive(state).figures["allowed"]
+    assert held.launch < predictive(state).launch
+    # Only near-certain agents are dialed for: the six in wrap-up, at most.
+    assert held.launch <= len(ENDING) * 0.35 + 3
+    stale = team(talking=BUSY, wrapping=(), window=AbandonCounts(40, 300))
+    assert predictive(stale).reason.startswith("progressive floor")
+
+
+def test_predictive_dials_harder_with_a_surplus() -> None:
+    lean = team(talking=BUSY, wrapping=ENDING, window=AbandonCounts(8, 300))
+    rich = team(talking=BUSY, wrapping=ENDING, window=AbandonCounts(0, 300))
+    assert predictive(rich).launch >= predictive(lean).launch
+
+
+def test_predictive_counts_pending_dials() -> None:
+    idle = predictive(team(ready=10)).launch
+    assert predictive(team(ready=10, ringing=(1.0,) * 10)).launch < idle
+
+
+@pytest.mark.parametrize(
+    ("agents", "answers", "why"),
+    [(5, 400, "5 agents < 6"), (20, 49, "49 live answers < 50")],
+)
+def test_predictive_falls_back_to_progressive(agents: int, answers: int, why: str) -> None:
+    est = Estimates(live_rate=0.35, live_answers=answers, answer_delays=DELAYS)
+    state = team(agents=agents, ready=3, wrapping=ENDING[: agents - 3], estimates=est)
+    decision = predictive(state)
+    assert decision.launch == progressive(state).launch == 3
+    assert decision.reason.startswith("fallback to progressive") and why in decision.reason
+
+
+def test_predictive_falls_back_without_an_answer_rate() -> None:
+    state = team(ready=4, estimates=Estimates(live_rate=0.0, live_answers=100))
+    assert predictive(state).launch == 4
+
+
+def test_predictive_fallback_thresholds_are_settings() -> None:
+    state = team(agents=5, talking=BUSY[:2], wrapping=ENDING[:3])
+    loose = PredictiveSettings(min_agents=2, min_live_answers=10)
+    assert predictive(state).launch == 0
+    assert predictive(state, loose).launch > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(state=states())
+def test_predictive_between_progressive_and_a_huge_ratio(state: PacingState) -> None:
+    launch = predictive(state).launch
+    assert min(max(state.free_now, 0), state.capacity) <= launch
+    assert launch <= ratio(state, 1e9).launch or state.ready == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(state=states(), extra=st.integers(1, 40))
+def test_predictive_never_dials_more_with_more_abandons(state: PacingState, extra: int) -> None:
+    worse = AbandonCounts(state.window.abandons + extra, state.window.live_answers)
+    after = PacingState(**{**state.__dict__, "window": worse})
+    assert predictive(after).launch <= predictive(state).launch
+
+
+def test_predictive_with_only_a_mean_answer_delay() -> None:
+    est = Estimates(live_rate=0.35, live_answers=400, answer_delay_mean=10.0)
+    decision = predictive(team(talking=BUSY, wrapping=ENDING, estimates=est))
+    assert decision.figures["look_ahead"] == 30.0
+    assert 0 < decision.launch < 40
