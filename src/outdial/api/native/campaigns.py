@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from outdial.api.native.auth import current_tenant, services_of
 from outdial.api.native.routing import (
     PatchBody,
+    add_action_routes,
     add_resource_routes,
     filter_parameters,
     page_model,
@@ -34,25 +35,7 @@ add_resource_routes(
 )
 
 
-def _lifecycle(action: LifecycleAction) -> Any:
-    def act(request: Request, item_id: int, tenant: Tenant = Depends(current_tenant)) -> Any:
-        return services_of(request).campaigns.act(tenant, item_id, action)
-
-    act.__name__ = f"{action.value}_campaign"
-    act.__doc__ = (
-        f"{action.value.capitalize()} the campaign; 409 with the current state if illegal."
-    )
-    return act
-
-
-for _action in LifecycleAction:
-    router.add_api_route(
-        f"/campaigns/{{item_id}}/{_action.value}",
-        _lifecycle(_action),
-        methods=["POST"],
-        response_model=CampaignOut,
-        tags=[TAG],
-    )
+add_action_routes(router, "/campaigns", LifecycleAction, lambda s: s.campaigns, CampaignOut, TAG)
 
 
 @router.get("/campaigns/{item_id}/stats", tags=[TAG])

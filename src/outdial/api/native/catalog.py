@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from outdial.api.native.auth import current_tenant, services_of
 from outdial.api.native.routing import (
     PatchBody,
+    add_action_routes,
     add_resource_routes,
     filter_parameters,
     page_model,
@@ -114,20 +115,4 @@ def delete_dnc(
     return Response(status_code=204)
 
 
-def _agent_action(action: AgentAction) -> Any:
-    def act(request: Request, item_id: int, tenant: Tenant = Depends(current_tenant)) -> Any:
-        return services_of(request).agents.act(tenant, item_id, action)
-
-    act.__name__ = f"agent_{action.value.replace('-', '_')}"
-    act.__doc__ = f"Agent {action.value}; 409 with the agent's state if not allowed now."
-    return act
-
-
-for _action in AgentAction:
-    router.add_api_route(
-        f"/agents/{{item_id}}/{_action.value}",
-        _agent_action(_action),
-        methods=["POST"],
-        response_model=m.AgentOut,
-        tags=["agents"],
-    )
+add_action_routes(router, "/agents", AgentAction, lambda s: s.agents, m.AgentOut, "agents")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -138,3 +139,32 @@ def add_resource_routes(
     router.add_api_route(item, get, methods=["GET"], response_model=model_out, tags=[tag])
     router.add_api_route(item, patch, methods=["PATCH"], response_model=model_out, tags=[tag])
     router.add_api_route(item, delete, methods=["DELETE"], status_code=204, tags=[tag])
+
+
+def add_action_routes(
+    router: APIRouter,
+    path: str,
+    actions: Iterable[StrEnum],
+    service: Callable[[Services], Any],
+    model_out: type[BaseModel],
+    tag: str,
+) -> None:
+    """``POST path/{id}/<action>`` for each action, calling ``service(...).act(tenant, id,
+    action)``; an action not allowed now is 409 with the resource's state."""
+    for action in actions:
+        router.add_api_route(
+            f"{path}/{{item_id}}/{action.value}",
+            _action_endpoint(service, action, tag),
+            methods=["POST"],
+            response_model=model_out,
+            tags=[tag],
+        )
+
+
+def _action_endpoint(service: Callable[[Services], Any], action: StrEnum, tag: str) -> Any:
+    def act(request: Request, item_id: int, tenant: Tenant = Depends(current_tenant)) -> Any:
+        return service(services_of(request)).act(tenant, item_id, action)
+
+    act.__name__ = f"{tag.replace(' ', '_')}_{action.value.replace('-', '_')}"
+    act.__doc__ = f"{action.value}; 409 with the current state if not allowed now."
+    return act
