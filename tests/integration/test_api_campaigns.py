@@ -653,7 +653,8 @@ def test_agent_modes_need_line_and_skill_group(api: Api, mode: str) -> None:
     resp = api.post(f"/campaigns/{bare['id']}/start")
     assert resp.status_code == 422, resp.text
     assert resp.json()["code"] == "validation_error"
-    expected = {"line_id", "skill_group_id"} | ({"pacing_mode"} if mode != "progressive" else set())
+    dialed = mode in ("progressive", "ratio")
+    expected = {"line_id", "skill_group_id"} | (set() if dialed else {"pacing_mode"})
     assert fields(resp) == expected
     assert api.ok(api.get(f"/campaigns/{bare['id']}")) == bare
     ok = create(
@@ -665,7 +666,7 @@ def test_agent_modes_need_line_and_skill_group(api: Api, mode: str) -> None:
             "skill_group_id": ids["skill_group"],
         },
     )
-    if mode == "progressive":
+    if dialed:
         assert act(api, ok["id"], "start")["state"] == "running"
         return
     # Until its pacing law is in the engine, a mode is refused rather than dialed blind.

@@ -35,6 +35,17 @@ def test_progressive_gives_every_answer_an_agent_and_never_double_books() -> Non
     assert report["attempts_by_outcome"]["answered"] > 100
 
 
+def test_ratio_dials_ahead_of_the_agents_and_still_keeps_every_guarantee() -> None:
+    base = load_scenario(SCENARIO)
+    campaign = {**base.campaign, "pacing_mode": "ratio", "ratio": 2.0}
+    report = simulate(replace(base, campaign=campaign)).report()
+    assert all(g["passed"] for g in report["guarantees"].values()), report["guarantees"]
+    assert report["campaign_state"] == "completed"
+    assert 10 < report["peak_concurrency"] <= 20  # up to k × ready agents in flight
+    progressive = simulate(base).report()
+    assert report["simulated_seconds"] < progressive["simulated_seconds"]  # agents wait less
+
+
 def test_answered_calls_record_their_agent_and_agents_end_ready(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sim.db'}"
     scenario = replace(load_scenario(SCENARIO), contact_count=120)

@@ -21,8 +21,10 @@ from outdial.engine.ports import ScriptTarget
 from outdial.store.schema import blackout_calendars, lines, number_groups, redial_policies, scripts
 from outdial.store.store import Store
 
-DIALABLE_MODES = frozenset({PacingMode.AGENTLESS, PacingMode.FIXED, PacingMode.PROGRESSIVE})
-"""Pacing modes the runner dials now; ratio, predictive and preview need their pacing laws."""
+DIALABLE_MODES = frozenset(
+    {PacingMode.AGENTLESS, PacingMode.FIXED, PacingMode.PROGRESSIVE, PacingMode.RATIO}
+)
+"""Pacing modes the runner dials now; predictive and preview are not wired in yet."""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from outdial.domain import pacing
 from outdial.domain.campaign_rules import AGENT_MODES
 from outdial.domain.campaign_state import CampaignState
 from outdial.domain.eligibility import (
@@ -79,6 +80,7 @@ class CampaignRunner:
     finished: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     desk: AgentDesk | None = None  # agent modes: routes answered calls to agents
+    last_decision: pacing.PacingDecision | None = None
     _spins: int = 0
     _last_step: datetime | None = None
 
@@ -226,7 +228,7 @@ class CampaignRunner:
                 self.wake_at(self.reopens_at)
                 self._release_hopper()
                 return
-        free = min(self.free_slots(now), self.agent_room())
+        free = self.agent_room(self.free_slots(now), now)
         while free > 0:
             contact = self.next_contact(now, free)
             if contact is None:
@@ -246,13 +248,32 @@ class CampaignRunner:
         if not self.active and not self.hopper:
             self.check_done(now)
 
-    def agent_room(self) -> int:
-        """Progressive pacing: one call per ready agent not already spoken for by an answered
-        call waiting or a call still ringing (I − Q − R). Robot modes: no limit here."""
+    def agent_room(self, free: int, now: datetime) -> int:
+        """How many calls the pacing law launches now (robot modes: every free slot). The
+        decision is kept in ``last_decision`` for inspection."""
         if self.desk is None:
-            return 1 << 30
-        ringing = sum(1 for c in self.active.values() if not c.answered)
-        return self.desk.ready_count() - len(self.desk.waiting) - ringing
+            return free
+        ringing = tuple(
+            (now - c.attempt.created_at).total_seconds()
+            for c in self.active.values()
+            if not c.answered
+        )
+        ready = self.desk.ready_count()
+        state = pacing.PacingState(
+            agents=ready,
+            ready=ready,
+            waiting=len(self.desk.waiting),
+            ringing=ringing,
+            active_calls=len(self.active),
+            line_free=free,
+            campaign_free=free,
+            target=float(self.campaign["abandon_target_percent"]) / 100,
+        )
+        if PacingMode(self.campaign["pacing_mode"]) is PacingMode.RATIO:
+            self.last_decision = pacing.ratio(state, float(self.campaign["ratio"]))
+        else:
+            self.last_decision = pacing.progressive(state)
+        return self.last_decision.launch
 
     def next_contact(self, now: datetime, free: int) -> LeasedContact | None:
         if not self.hopper:
