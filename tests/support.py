@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,9 @@ from typing import Any
 import httpx2
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import insert
 
+from outdial.store.schema import attempts
 from tests.pg_server import free_port
 
 
@@ -79,3 +82,27 @@ def fields(response: httpx2.Response) -> set[str]:
     body = response.json()
     assert set(body) >= {"code", "message", "details"}, body
     return {d["field"] for d in body["details"]}
+
+
+def ended_attempt(api: Api, campaign_id: int, contact: dict[str, Any], **fields: Any) -> Any:
+    """An INSERT of one ended attempt on the contact's first phone, as the engine writes it."""
+    now = datetime.now(UTC)
+    phone = contact["phones"][0]
+    values: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "tenant_id": api.tenant["id"],  # type: ignore[attr-defined]
+        "campaign_id": campaign_id,
+        "contact_id": contact["id"],
+        "phone_id": phone["id"],
+        "number": phone["number"],
+        "caller_number": "95187",
+        "worker_id": "test",
+        "created_at": now,
+        "ended_at": now,
+        "outcome": "no_answer",
+        "native_cause": "NO_ANSWER",
+        "talk_seconds": 0.0,
+        "abandoned": False,
+        "data": {},
+    }
+    return insert(attempts).values(**{**values, **fields})

@@ -5,17 +5,16 @@ Every test runs on SQLite and on PostgreSQL (the ``server`` fixture is parametri
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from outdial.services.container import Services
-from outdial.store.schema import attempts, campaigns
-from tests.support import Api, fields
+from outdial.store.schema import campaigns
+from tests.support import Api, ended_attempt, fields
 
 LINE_NUMBERS = ["+861012345678", "95187"]
 OTHER_LINE_NUMBERS = ["+862087654321"]
@@ -827,27 +826,8 @@ def add_attempt(server: tuple[str, Services], api: Api, campaign_id: int) -> Non
     body = {"contacts": [{"phones": [{"number": "13800138000"}]}]}
     contact_id = api.ok(api.post(f"/campaigns/{campaign_id}/contacts", body))["results"][0]["id"]
     contact = api.ok(api.get(f"/campaigns/{campaign_id}/contacts/{contact_id}"))
-    now = datetime.now(UTC)
     with server[1].store.write() as conn:
-        conn.execute(
-            insert(attempts).values(
-                uuid=str(uuid.uuid4()),
-                tenant_id=api.tenant["id"],  # type: ignore[attr-defined]
-                campaign_id=campaign_id,
-                contact_id=contact_id,
-                phone_id=contact["phones"][0]["id"],
-                number=contact["phones"][0]["number"],
-                caller_number="95187",
-                worker_id="test",
-                created_at=now,
-                ended_at=now,
-                outcome="no_answer",
-                native_cause="NO_ANSWER",
-                talk_seconds=0.0,
-                abandoned=False,
-                data={},
-            )
-        )
+        conn.execute(ended_attempt(api, campaign_id, contact))
 
 
 def test_a_campaign_with_attempts_cannot_be_deleted(api: Api, server: tuple[str, Services]) -> None:

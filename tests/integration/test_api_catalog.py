@@ -9,21 +9,20 @@ A rejected write must leave nothing changed, so every validation test checks the
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx2
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from outdial.services.container import Services
 from outdial.store.repo import TenantTable
-from outdial.store.schema import attempts, lines
-from tests.support import Api, fields
+from outdial.store.schema import lines
+from tests.support import Api, ended_attempt, fields
 
 NewTenant = Callable[..., Api]
 Server = tuple[str, Services]
@@ -1175,26 +1174,15 @@ def test_a_line_in_the_ledger_cannot_be_deleted(api: Api, server: Server) -> Non
         "id"
     ]
     contact = api.ok(api.get(f"/campaigns/{campaign['id']}/contacts/{contact_id}"))
-    now = datetime.now(UTC)
     with server[1].store.write() as conn:
         conn.execute(
-            insert(attempts).values(
-                uuid=str(uuid.uuid4()),
-                tenant_id=api.tenant["id"],  # type: ignore[attr-defined]
-                campaign_id=campaign["id"],
-                contact_id=contact_id,
-                phone_id=contact["phones"][0]["id"],
-                number=contact["phones"][0]["number"],
-                caller_number="95187",
+            ended_attempt(
+                api,
+                campaign["id"],
+                contact,
                 line_id=old["id"],
-                worker_id="test",
-                created_at=now,
-                ended_at=now,
                 outcome="busy",
                 native_cause="USER_BUSY",
-                talk_seconds=0.0,
-                abandoned=False,
-                data={},
             )
         )
     api.ok(api.patch(f"/campaigns/{campaign['id']}", {"line_id": new["id"]}))

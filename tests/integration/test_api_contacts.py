@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from outdial.services.container import Services
-from outdial.store.schema import attempts, campaigns, contacts
-from tests.support import Api, fields
+from outdial.store.schema import campaigns, contacts
+from tests.support import Api, ended_attempt, fields
 
 
 def mobile(i: int) -> str:
@@ -69,27 +69,8 @@ def set_campaign_state(server: tuple[str, Services], campaign_id: int, state: st
 def add_attempt(
     server: tuple[str, Services], api: Api, campaign_id: int, contact: dict[str, Any]
 ) -> None:
-    now = datetime.now(UTC)
     with server[1].store.write() as conn:
-        conn.execute(
-            insert(attempts).values(
-                uuid=str(uuid.uuid4()),
-                tenant_id=api.tenant["id"],  # type: ignore[attr-defined]
-                campaign_id=campaign_id,
-                contact_id=contact["id"],
-                phone_id=contact["phones"][0]["id"],
-                number=contact["phones"][0]["number"],
-                caller_number="95187",
-                worker_id="test",
-                created_at=now,
-                ended_at=now,
-                outcome="no_answer",
-                native_cause="NO_ANSWER",
-                talk_seconds=0.0,
-                abandoned=False,
-                data={},
-            )
-        )
+        conn.execute(ended_attempt(api, campaign_id, contact))
 
 
 # --- append: accepted rows and normalisation -----------------------------------------------

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from outdial.services.container import Services
-from outdial.store.schema import attempts, contacts, events
-from tests.support import Api, fields
+from outdial.store.schema import contacts, events
+from tests.support import Api, ended_attempt, fields
 
 
 def _campaign(api: Api, **over: Any) -> dict[str, Any]:
@@ -80,24 +80,16 @@ def test_retry_back_off_daily_cap_and_dnc(api: Api, server: tuple[str, Services]
             .where(contacts.c.id == contact["id"])
             .values(next_eligible_at=later, reason="redial_wait")
         )
+        five_minutes_ago = datetime.now(UTC) - timedelta(minutes=5)
         conn.execute(
-            insert(attempts).values(
-                uuid=f"a-{contact['id']}",
-                tenant_id=api.tenant["id"],
-                campaign_id=campaign["id"],  # type: ignore[attr-defined]
-                contact_id=contact["id"],
-                phone_id=contact["phones"][0]["id"],
-                number="+8613800000001",
-                caller_number="95187",
+            ended_attempt(
+                api,
+                campaign["id"],
+                contact,
                 line_id=campaign["line_id"],
-                worker_id="t",
-                created_at=datetime.now(UTC) - timedelta(minutes=5),
-                ended_at=datetime.now(UTC) - timedelta(minutes=4),
                 outcome="busy",
-                native_cause="",
-                talk_seconds=0.0,
-                abandoned=False,
-                data={},
+                created_at=five_minutes_ago,
+                ended_at=five_minutes_ago + timedelta(minutes=1),
             )
         )
     answer = _why(api, campaign)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -18,9 +17,7 @@ from outdial.sim.run import simulate
 from outdial.sim.scenario import load_scenario
 from outdial.store.schema import agents, attempts
 from outdial.store.store import Store
-from tests.integration.test_engine_rules import RigFactory, make_rig, people
-
-__all__ = ["make_rig"]  # the fixture, imported for its use here
+from tests.integration.test_engine_rules import RigFactory, peak, people, spans
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "progressive-agents.toml"
 
@@ -90,17 +87,5 @@ def test_progressive_waits_for_ready_agents(make_rig: RigFactory) -> None:
     rig.run(campaign_id, CalleeModel(rates={Outcome.ANSWERED: 1.0}, seed=3), horizon_days=1)
     made = rig.attempts(campaign_id)
     assert len(made) == 20 and min(a["created_at"] for a in made) >= ready_at
-    assert max(peak_concurrency(made), 0) <= 3
+    assert peak(spans(made)) <= 3
     assert rig.audited(campaign_id).passed
-
-
-def peak_concurrency(made: list[dict[str, Any]]) -> int:
-    edges = sorted(
-        [(a["created_at"], 1) for a in made] + [(a["ended_at"], -1) for a in made],
-        key=lambda e: (e[0], e[1]),
-    )
-    level = top = 0
-    for _, step in edges:
-        level += step
-        top = max(top, level)
-    return top

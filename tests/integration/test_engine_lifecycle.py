@@ -7,7 +7,6 @@ takes over when it dies). Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from outdial.store.store import Store
 from outdial.telephony.sim import SimTelephony
 from tests.integration.test_engine_rules import (
     T0,
-    Rig,
     RigFactory,
     callees,
     peak,
@@ -34,20 +32,6 @@ from tests.integration.test_engine_rules import (
 # Production polling (pause within 1 s), without a progress event every few seconds.
 LIVE = EngineSettings(progress_seconds=3600)
 POLL = timedelta(seconds=LIVE.state_poll_seconds)
-
-
-@pytest.fixture
-def make_rig(store: Store) -> Iterator[RigFactory]:
-    made: list[Rig] = []
-
-    def make(**options: Any) -> Rig:
-        rig = Rig(store, **options)
-        made.append(rig)
-        return rig
-
-    yield make
-    for rig in made:
-        rig.close()
 
 
 def one_call_at_a_time(made: list[dict[str, Any]]) -> None:

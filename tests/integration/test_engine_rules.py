@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -247,20 +247,6 @@ class Rig:
 
 
 RigFactory = Callable[..., Rig]
-
-
-@pytest.fixture
-def make_rig(store: Store) -> Iterator[RigFactory]:
-    made: list[Rig] = []
-
-    def make(**options: Any) -> Rig:
-        rig = Rig(store, **options)
-        made.append(rig)
-        return rig
-
-    yield make
-    for rig in made:
-        rig.close()
 
 
 def peak(spans: Iterable[tuple[datetime, datetime]]) -> int:

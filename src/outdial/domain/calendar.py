@@ -70,6 +70,11 @@ class Schedule:
         )
 
 
+def local_day_start(at: datetime, zone: ZoneInfo) -> datetime:
+    """Local midnight starting the day of ``at`` in ``zone`` (adding a day keeps wall time)."""
+    return at.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def parse_windows(windows: Iterable[dict[str, str]]) -> tuple[tuple[time, time | None], ...]:
     """Stored ``[{start, end}]`` → (start, end); ``24:00`` or ``00:00`` end means midnight."""
     out = [(_wall(w["start"]) or time(0), _wall(w["end"])) for w in windows]

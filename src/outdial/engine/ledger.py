@@ -35,7 +35,7 @@ ACTIVE_STATES = ("scheduled", "running")
 class Decide(Protocol):
     """The runner's dial-instant check, run inside the attempt's transaction."""
 
-    def day_start(self, number: str, now: datetime) -> datetime: ...
+    day_start: datetime  # local midnight of the number's day, for the daily cap
 
     def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility: ...
 
@@ -397,7 +397,7 @@ class Ledger:
         now: datetime,
         decide: Decide,
     ) -> Eligibility:
-        today, last, dnc = number_facts(conn, campaign, number, decide.day_start(number, now), now)
+        today, last, dnc = number_facts(conn, campaign, number, decide.day_start, now)
         return decide(today, last, dnc)
 
     def close_attempt(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from outdial.domain import pacing
+from outdial.domain.calendar import local_day_start
 from outdial.domain.campaign_rules import AGENT_MODES
 from outdial.domain.campaign_state import CampaignState
 from outdial.domain.eligibility import (
@@ -473,19 +474,14 @@ class DialCheck:
     def __init__(self, runner: CampaignRunner, contact: LeasedContact, now: datetime):
         config = runner.config
         assert config is not None
-        self.runner, self.contact, self.config = runner, contact, config
+        self.runner, self.contact, self.config, self.now = runner, contact, config, now
         self.zones = config.zones_for(contact.phone.number, contact.timezone)
+        self.day_start = local_day_start(now, self.zones[0])
         self.on_dnc = False
-
-    def day_start(self, number: str, now: datetime) -> datetime:
-        local = now.astimezone(self.zones[0])
-        return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility:
         self.on_dnc = on_dnc
-        campaign = self.runner.campaign
-        now = self.runner.now()
-        day_end = self.day_start(self.contact.phone.number, now) + timedelta(days=1)
+        campaign, now = self.runner.campaign, self.now
         return eligibility(
             DialFacts(
                 at=now,
@@ -496,7 +492,7 @@ class DialCheck:
                 schedule=self.config.schedule,
                 zones=self.zones,
                 number_attempts_today=today,
-                day_ends_at=day_end.astimezone(self.zones[0]),
+                day_ends_at=self.day_start + timedelta(days=1),
                 last_attempt_at=last,
                 max_attempts_per_day=campaign["max_attempts_per_day"],
                 min_attempt_interval_seconds=campaign["min_attempt_interval_seconds"],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from outdial.clock import Clock
+from outdial.domain.calendar import local_day_start
 from outdial.domain.campaign_state import CampaignState
 from outdial.domain.eligibility import DialFacts, eligibility
 from outdial.domain.errors import NotFound
@@ -41,7 +41,7 @@ class EligibilityService:
         config = load_config(self.store, campaign)
         phone = contact["phones"][contact["phone_index"]]
         zones = config.zones_for(phone["number"], contact["timezone"])
-        day_start = _day_start(now, zones[0])
+        day_start = local_day_start(now, zones[0])
         with self.store.read() as conn:
             facts = _number_and_capacity(conn, campaign, phone["number"], day_start, now)
         verdict = eligibility(
@@ -85,7 +85,3 @@ def _number_and_capacity(
         "line_free": int(channels or 0) - int(on_line),
         "campaign_free": int(campaign["max_concurrency"]) - int(in_campaign),
     }
-
-
-def _day_start(now: datetime, zone: ZoneInfo) -> datetime:
-    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
