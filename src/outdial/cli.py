@@ -29,6 +29,8 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+bench_app = typer.Typer(help="Benchmarks", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 console = Console()
 err = Console(stderr=True)
 
@@ -212,6 +214,46 @@ def simulate(
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
     if not all(g["passed"] for g in report["guarantees"].values()):
+        raise typer.Exit(1)
+
+
+@bench_app.command("pacing")
+def bench_pacing(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Fewer replications and shorter shifts")
+    ] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows as JSON")] = None,
+    markdown_out: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the results as Markdown")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Processes (default: one per core)")] = 0,
+) -> None:
+    """The pacing scenario matrix (dialing.md §5) for every policy on the same seeds; exits 1
+    when the gate or a target is missed."""
+    from rich.progress import Progress
+
+    from outdial.sim import pacing_bench as bench
+    from outdial.sim import pacing_report as report
+
+    plan = bench.Plan.make(quick)
+    if quick:
+        console.print(
+            "[yellow]quick plan: fewer replications and 3-h shifts; figures are noisier[/]"
+        )
+    with Progress(console=console) as progress:
+        task = progress.add_task("pacing benchmark", total=bench.job_count(plan))
+        run = bench.pooled_runner(workers or None, lambda n: progress.advance(task, n))
+        rows = bench.run_matrix(plan, run, lambda text: progress.update(task, description=text))
+    found = bench.checks(rows)
+    for table in report.rich_tables(rows):
+        console.print(table)
+    console.print(report.rich_checks(found))
+    command = "outdial bench pacing" + (" --quick" if quick else "")
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.json_rows(rows), indent=2))
+    if markdown_out is not None:
+        markdown_out.write_text(report.markdown(rows, found, plan, command))
+    if not all(c.passed for c in found):
         raise typer.Exit(1)
 
 

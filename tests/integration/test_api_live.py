@@ -183,3 +183,53 @@ def test_a_line_whose_driver_this_build_cannot_run_cannot_start(api: Api) -> Non
     assert refused.status_code == 422 and fields(refused) == {"line_id"}
     assert refused.json()["details"][0]["type"] == "driver_unavailable"
     assert api.ok(api.get(f"/campaigns/{campaign['id']}"))["state"] == "draft"
+
+
+def test_pacing_view_shows_the_team_and_the_latest_decisions(
+    api: Api, server: tuple[str, Services], new_tenant: Any
+) -> None:
+    group = api.ok(api.post("/skill-groups", {"name": "sales"}), 201)
+    made = [
+        api.ok(
+            api.post(
+                "/agents",
+                {"name": f"a{n}", "endpoint": f"user/{1000 + n}", "skill_group_ids": [group["id"]]},
+            ),
+            201,
+        )
+        for n in range(3)
+    ]
+    for agent in made[:2]:
+        api.ok(api.post(f"/agents/{agent['id']}/login"))
+    api.ok(api.post(f"/agents/{made[0]['id']}/ready"))
+    campaign = api.ok(
+        api.post(
+            "/campaigns",
+            {"name": "p", "pacing_mode": "predictive", "skill_group_id": group["id"]},
+        ),
+        201,
+    )
+    with server[1].store.write() as conn:
+        for n in range(3):
+            conn.execute(
+                insert(events).values(
+                    tenant_id=api.tenant["id"],  # type: ignore[attr-defined]
+                    campaign_id=campaign["id"],
+                    kind="pacing.decision",
+                    data={"law": "predictive", "launch": n, "reason": "forecast", "figures": {}},
+                    created_at=datetime.now(UTC),
+                )
+            )
+    path = f"/campaigns/{campaign['id']}/pacing"
+    view = api.ok(api.get(path, limit="2"))
+    assert view["pacing_mode"] == "predictive" and view["skill_group_id"] == group["id"]
+    assert view["agent_states"]["ready"] == 1 and view["agent_states"]["not_ready"] == 1
+    assert view["agent_states"]["offline"] == 1 and len(view["agents"]) == 3
+    assert [d["launch"] for d in view["decisions"]] == [2, 1]  # newest first
+    for bad in ("0", "501", "x"):
+        resp = api.get(path, limit=bad)
+        assert resp.status_code == 422 and fields(resp) == {"limit"}
+    unknown = api.get(path, since="1")
+    assert unknown.status_code == 422 and fields(unknown) == {"since"}
+    assert new_tenant().get(path).status_code == 404
+    assert api.get("/campaigns/999999/pacing").status_code == 404

@@ -15,7 +15,7 @@ from outdial.services.validation import validate
 from outdial.sim.callees import CalleeModel
 from outdial.sim.run import simulate
 from outdial.sim.scenario import load_scenario
-from outdial.store.schema import agents, attempts
+from outdial.store.schema import agents, attempts, events
 from outdial.store.store import Store
 from tests.integration.test_engine_rules import RigFactory, peak, people, spans
 
@@ -89,3 +89,37 @@ def test_progressive_waits_for_ready_agents(make_rig: RigFactory) -> None:
     assert len(made) == 20 and min(a["created_at"] for a in made) >= ready_at
     assert peak(spans(made)) <= 3
     assert rig.audited(campaign_id).passed
+
+
+PREDICTIVE = Path(__file__).parents[2] / "scenarios" / "predictive-30.toml"
+
+
+def test_predictive_keeps_its_target_and_logs_its_decisions(tmp_path: Path) -> None:
+    """A 30-agent predictive campaign through the real engine: every guarantee holds, the FCC
+    abandonment stays within the campaign's 3 % target, agents are never double-booked, and
+    the pacer's decisions are in the event log with the figures they used."""
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    scenario = replace(load_scenario(PREDICTIVE), contact_count=2500)
+    report = simulate(scenario, url).report()
+    assert all(g["passed"] for g in report["guarantees"].values()), report["guarantees"]
+    assert report["campaign_state"] == "completed"
+    assert 0 < report["abandonment"] <= 0.03
+    assert report["peak_concurrency"] > 30  # dials ahead of the agents
+    store = Store.from_url(url)
+    try:
+        with store.read() as conn:
+            logged = [
+                r.data
+                for r in conn.execute(
+                    select(events.c.data).where(events.c.kind == "pacing.decision")
+                )
+            ]
+    finally:
+        store.close()
+    assert logged and {d["law"] for d in logged} == {"predictive"}
+    reasons = {d["reason"].split(":")[0] for d in logged}
+    assert "fallback to progressive" in reasons  # before 50 live answers were seen
+    assert reasons & {"forecast", "progressive floor"}  # then the forecast
+    forecast = next(d for d in logged if d["reason"] == "forecast")
+    assert {"pressure", "slack", "live_rate", "expected_free", "agents"} <= set(forecast["figures"])
+    assert logged[-1]["launched"] >= logged[0]["launched"]

@@ -8,7 +8,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from tests.oracles.mdp import MdpResult, pending_cap, progressive_occupancy, solve
+from outdial.sim.mdp import MdpResult, pending_cap, progressive_occupancy, solve
 
 HANDLE, RESOLVE = 130.0, 15.0
 

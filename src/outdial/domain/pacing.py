@@ -6,22 +6,20 @@ the launch count, never below 0 nor beyond the capacity left on the line and in 
 with the figures it used and a short reason, so each decision can be logged and inspected.
 
 Notation follows ``shared/reference/dialing.md`` §1: ``N`` agents logged in and not paused, ``I``
-of them ready, ``Q`` answered calls waiting for an agent, ``R`` pending dials with elapsed times
-``a_k``, talking agents with elapsed talk ``e_j``, agents in after-call work (ACW) with remaining
-wrap ``w_j``, and ``p̂`` the live-answer probability per dial. Randomness (the uniform draw of
-randomised rounding) is passed in; nothing here reads a clock.
+of them ready, ``Q`` answered calls waiting for an agent, ``R`` pending dials, talking agents
+with elapsed talk ``e_j``, agents in after-call work (ACW) with remaining wrap ``w_j``, and
+``p̂`` the live-answer probability per dial. Randomness (the uniform draw of randomised
+rounding) is passed in; nothing here reads a clock.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 EPSILON = 1e-9
-NEGLIGIBLE = 1e-6  # expected abandons treated as none
 ADAPT_SAMPLES = 15  # VICIdial keeps the last 15 one-second samples ...
 ADAPT_PERIOD_SECONDS = 15  # ... and recomputes the dial level every 15 s (§3.6)
 
@@ -32,14 +30,10 @@ class Estimates:
 
     live_rate: float = 0.0  # p̂: live (human) answers per dial
     live_answers: int = 0  # live answers seen behind p̂
-    answer_delays: tuple[float, ...] = ()  # sample: seconds from launch to a live answer
-    answer_delay_mean: float = 12.0  # used, with an exponential shape, when the sample is empty
+    answer_delay: float = 11.0  # median seconds from launch to a live answer
     talk_mean: float = 120.0
     talk_cv: float = 1.0  # coefficient of variation of talk; lognormal shape (0: fixed)
     acw_mean: float = 10.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "answer_delays", tuple(sorted(self.answer_delays)))
 
 
 @dataclass(frozen=True)
@@ -64,7 +58,7 @@ class PacingState:
     agents: int = 0  # N: logged in and not paused
     ready: int = 0  # I: ready (idle) agents
     waiting: int = 0  # Q: answered calls waiting for an agent
-    ringing: tuple[float, ...] = ()  # elapsed seconds of each pending dial; R = len
+    pending: int = 0  # R: dials launched and not yet answered or failed
     talking: tuple[float, ...] = ()  # elapsed talk seconds of each agent on a call
     wrapping: tuple[float, ...] = ()  # remaining ACW seconds of each agent in wrap-up
     active_calls: int = 0  # the campaign's calls in progress, whatever their stage
@@ -74,10 +68,6 @@ class PacingState:
     campaign: AbandonCounts = field(default_factory=AbandonCounts)  # since the campaign began
     window: AbandonCounts = field(default_factory=AbandonCounts)  # over the rolling window
     target: float = 0.03  # α, abandoned / live answers, as a fraction
-
-    @property
-    def pending(self) -> int:
-        return len(self.ringing)
 
     @property
     def capacity(self) -> int:
@@ -301,24 +291,39 @@ def agent_weights(state: PacingState, horizon: float) -> list[float]:
     """For each busy agent, the probability of being free within ``horizon`` seconds: 1 for ACW
     remaining ≤ horizon, else 0; for talking agents, talk ending within horizon − mean ACW."""
     est = state.estimates
-    cdf = lognormal_cdf(est.talk_mean, est.talk_cv)
     wrap = [1.0 if w <= horizon else 0.0 for w in state.wrapping]
-    talk = [free_within(cdf, e, horizon - est.acw_mean) for e in state.talking]
-    return wrap + talk
+    within = horizon - est.acw_mean
+    if within <= 0 or not state.talking:
+        return wrap + [0.0] * len(state.talking)
+    if est.talk_cv < 1e-6 or est.talk_mean <= 0:
+        cdf = lognormal_cdf(est.talk_mean, est.talk_cv)
+        return wrap + [free_within(cdf, e, within) for e in state.talking]
+    return wrap + _lognormal_free_within(est.talk_mean, est.talk_cv, state.talking, within)
+
+
+def _lognormal_free_within(
+    mean: float, cv: float, elapsed: Sequence[float], within: float
+) -> list[float]:
+    """:func:`free_within` for a lognormal talk time, inlined: the pacing benchmark calls it for
+    every talking agent at every decision."""
+    s2 = math.log1p(cv * cv)
+    mu = math.log(mean) - s2 / 2.0
+    scale = math.sqrt(2.0 * s2)
+    log, erfc = math.log, math.erfc
+    weights = []
+    for e in elapsed:
+        survive = 0.5 * erfc((log(e) - mu) / scale) if e > 0 else 1.0  # P(S > e)
+        if survive <= EPSILON:
+            weights.append(0.0)
+            continue
+        later = 0.5 * erfc((log(e + within) - mu) / scale)  # P(S > e + within)
+        weights.append((survive - later) / survive)
+    return weights
 
 
 def expected_free(state: PacingState, horizon: float) -> float:
     """``E(h) = I − Q + Σ_j w_j(h)`` (dialing.md §3.3 EIS, §3.7): agents free within ``h``."""
     return float(state.ready - state.waiting + sum(agent_weights(state, horizon)))
-
-
-def answer_delay_cdf(est: Estimates) -> Callable[[float], float]:
-    """P(live answer within x s of launch | live): empirical, else exponential on the mean."""
-    sample = est.answer_delays
-    if sample:
-        return lambda x: bisect_right(sample, x) / len(sample)
-    mean = max(est.answer_delay_mean, EPSILON)
-    return lambda x: 1.0 - math.exp(-max(x, 0.0) / mean)
 
 
 def soft_power(
@@ -338,126 +343,17 @@ def soft_power(
 
 @dataclass(frozen=True)
 class PredictiveSettings:
-    aim: float = 0.85  # steer abandonment to aim × target, leaving room for noise
-    calibration: float = 0.1  # model abandons allowed per real one (the forecast is optimistic)
-    gain: float = 1.5  # feedback: log-change of the allowance per unit of surplus z-score
-    grace: float = 2.0  # seconds an answered call may wait for an agent
-    horizon: float = 60.0  # longest look-ahead, seconds
-    steps: int = 12  # points of the look-ahead grid
-    min_agents: int = 6  # fewer agents: progressive (dialing.md §6.3 item 5)
+    aim: float = 0.9  # steer abandonment to aim × target, leaving room for noise
+    pressure: float = 0.3  # c₀: live answers in flight per agent about to be free, at no slack
+    gain: float = 0.5  # feedback: log-change of the pressure per unit of scaled slack
+    pressure_min: float = 0.02
+    pressure_max: float = 3.0
+    brake: float = 1.5  # the rolling window over brake × target: back off per abandon beyond
+    horizon_min: float = 4.0  # the look-ahead h is the learnt median answer delay, within
+    horizon_max: float = 20.0  # [horizon_min, horizon_max] seconds, and at most
+    talk_reach: float = 2.0  # this far past the mean ACW: talk ends are counted only if sure
+    min_agents: int = 5  # fewer agents: progressive (dialing.md §6.3 item 5)
     min_live_answers: int = 50  # fewer live answers seen: progressive (ibid.)
-
-
-@dataclass(frozen=True)
-class Outlook:
-    """The pipeline over a grid of future instants t, before any new dial. At each t: the mean
-    and variance of (live answers by t − agents free by t + grace), and the probability that a
-    dial launched now is answered live by t. ``answers`` is the expected live answers by the end."""
-
-    times: tuple[float, ...]
-    mean: tuple[float, ...]
-    var: tuple[float, ...]
-    new: tuple[float, ...]
-    answers: float
-
-    def expected_answers(self, n: int) -> float:
-        return self.answers + n * self.new[-1]
-
-    def expected_abandons(self, n: int) -> float:
-        """max_t E[(answers − agents)⁺] with n new dials (normal approximation): a lower bound
-        of the expected overflow sup_t (answers − agents)⁺ of zero-patience matching."""
-        return max(
-            _normal_excess(m + n * q, v + n * q * (1.0 - q))
-            for m, v, q in zip(self.mean, self.var, self.new, strict=True)
-        )
-
-
-def _normal_excess(mean: float, var: float) -> float:
-    """E[X⁺] for X ~ Normal(mean, var)."""
-    if var <= EPSILON:
-        return max(mean, 0.0)
-    sd = math.sqrt(var)
-    z = mean / sd
-    density = math.exp(-z * z / 2.0) / math.sqrt(2.0 * math.pi)
-    return sd * density + mean * 0.5 * math.erfc(-z / math.sqrt(2.0))
-
-
-def look_ahead(state: PacingState, settings: PredictiveSettings) -> float:
-    """How far answers to dials launched now reach: the longest answer delay seen (3 means
-    when only a mean is known), at most ``settings.horizon``."""
-    est = state.estimates
-    reach = est.answer_delays[-1] if est.answer_delays else 3.0 * est.answer_delay_mean
-    return max(min(reach, settings.horizon), settings.grace)
-
-
-def outlook(state: PacingState, settings: PredictiveSettings) -> Outlook:
-    """Forecast the pipeline: live answers from ``Q`` and the pending dials against agents ready
-    and freeing (EIS weights from the learnt talk distribution, ACW remaining)."""
-    p = state.estimates.live_rate
-    cdf = answer_delay_cdf(state.estimates)
-    end = look_ahead(state, settings)
-    times = tuple(end * i / settings.steps for i in range(settings.steps + 1))
-    calls = _answer_curves(state, times)
-    agents = _agent_curves(state, [t + settings.grace for t in times])
-    mean = tuple(
-        state.waiting + c - state.ready - a for c, a in zip(calls[0], agents[0], strict=True)
-    )
-    var = tuple(c + a for c, a in zip(calls[1], agents[1], strict=True))
-    new = tuple(p * cdf(t) for t in times)
-    return Outlook(times, mean, var, new, state.waiting + calls[0][-1])
-
-
-Curves = tuple[list[float], list[float]]
-
-
-def _sum_curves(weights_at: Callable[[float], list[float]], times: Sequence[float]) -> Curves:
-    """Mean and variance of a sum of independent Bernoulli trials at each instant."""
-    means, variances = [], []
-    for t in times:
-        weights = weights_at(t)
-        means.append(sum(weights))
-        variances.append(sum(w * (1.0 - w) for w in weights))
-    return means, variances
-
-
-def _answer_curves(state: PacingState, times: Sequence[float]) -> Curves:
-    """Live answers expected by each instant from the pending dials: a dial ``a`` s old and not
-    yet answered live is answered live within t s with p̂·(F(a + t) − F(a)) / (1 − p̂·F(a))."""
-    p = state.estimates.live_rate
-    cdf = answer_delay_cdf(state.estimates)
-    started = [(a, cdf(a)) for a in state.ringing]
-    dials = [(a, f, p / (1.0 - p * f)) for a, f in started if 1.0 - p * f > EPSILON]
-    return _sum_curves(lambda t: [scale * (cdf(a + t) - f) for a, f, scale in dials], times)
-
-
-def _agent_curves(state: PacingState, times: Sequence[float]) -> Curves:
-    """Agents expected free by each instant: ACW remaining, then talk ending under the learnt
-    talk distribution given the elapsed talk, plus the mean ACW (EIS weights)."""
-    est = state.estimates
-    cdf = lognormal_cdf(est.talk_mean, est.talk_cv)
-    started = [(e, cdf(e)) for e in state.talking]
-    talks = [(e, f, 1.0 - f) for e, f in started if f < 1.0 - EPSILON]
-
-    def weights_at(t: float) -> list[float]:
-        wrap = [1.0 if w <= t else 0.0 for w in state.wrapping]
-        within = t - est.acw_mean
-        if within <= 0:
-            return wrap
-        return wrap + [(cdf(e + within) - f) / left for e, f, left in talks]
-
-    return _sum_curves(weights_at, times)
-
-
-def _largest(fits: Callable[[int], bool], limit: int) -> int:
-    """The largest n in [0, limit] with fits(n), given fits(0) and that fits holds on a prefix."""
-    low, high = 0, 1
-    while high <= limit and fits(high):
-        low, high = high, high * 2
-    high = min(high, limit + 1)
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if fits(middle) else (low, middle)
-    return low
 
 
 def _fallback(state: PacingState, settings: PredictiveSettings) -> str | None:
@@ -466,78 +362,79 @@ def _fallback(state: PacingState, settings: PredictiveSettings) -> str | None:
     if state.estimates.live_answers < settings.min_live_answers:
         seen = state.estimates.live_answers
         return f"fallback to progressive: {seen} live answers < {settings.min_live_answers}"
-    if state.estimates.live_rate <= 0:
+    if state.estimates.live_rate < EPSILON:
         return "fallback to progressive: no live-answer rate yet"
     return None
 
 
-def surplus(counts: AbandonCounts, rate: float) -> float:
-    """Abandons still allowed at ``rate`` as a z-score: slack / √(abandons expected + 1)."""
-    return counts.slack(rate) / math.sqrt(rate * counts.live_answers + 1.0)
+def pressure(state: PacingState, settings: PredictiveSettings) -> tuple[float, float]:
+    """(live answers to keep in flight per agent about to be free, the campaign's slack).
+
+    An integral controller on abandonment: the slack is the abandons the campaign may still
+    spend at ``aim·α`` (``aim·α·A − X``, the integral of the error); the pressure is
+    ``c₀·exp(gain·slack/σ)``, so every live answer connected lets the dialer lean forward a little
+    and every abandon pulls it back, ``σ = √(α·A_w + 1)`` the noise of an hour's abandons (A_w
+    the live answers in the rolling window) so a big team is not jerked about by each abandon;
+    the campaign settles where the realised rate is the aim whatever the team, list or talk
+    times. When the rolling window runs above ``brake·α`` the
+    pressure drops further per abandon beyond it, so an hour's burst cannot hide behind a good
+    campaign average. Bounded (anti-windup) by ``pressure_min`` and ``pressure_max``."""
+    slack = state.campaign.slack(settings.aim * state.target)
+    window = state.window
+    beyond = max(0.0, window.abandons - settings.brake * state.target * window.live_answers)
+    scale = math.sqrt(state.target * window.live_answers + 1.0)
+    log_c = math.log(settings.pressure) + settings.gain * (slack - beyond) / scale
+    low, high = math.log(settings.pressure_min), math.log(settings.pressure_max)
+    return math.exp(min(max(log_c, low), high)), slack
 
 
-def allowance(state: PacingState, settings: PredictiveSettings) -> tuple[float, float]:
-    """(model abandons allowed per expected live answer, surplus z-score). The feedback: the
-    smaller surplus of the campaign and the rolling window, both at ``aim·α``, scales the
-    allowance by ``exp(gain·z)``. Slack is the integral of the abandonment error, so this is an
-    integral controller, as EIS's on the horizon ``h`` or ITC's margin (dialing.md §3.3)."""
-    rate = settings.aim * state.target
-    z = min(surplus(state.campaign, rate), surplus(state.window, rate))
-    factor = math.exp(min(max(settings.gain * z, -8.0), 2.0))
-    return rate * settings.calibration * factor, z
+def horizon(state: PacingState, settings: PredictiveSettings) -> float:
+    """How far ahead agents are counted as free: the learnt median answer delay, so a call
+    launched now is answered about when the agents counted for it are free."""
+    est = state.estimates
+    reach = min(settings.horizon_max, est.acw_mean + settings.talk_reach)
+    return min(max(est.answer_delay, settings.horizon_min), reach)
 
 
-def predictive(state: PacingState, settings: PredictiveSettings | None = None) -> PacingDecision:
-    """Predictive pacing with an abandonment target (dialing.md §3.3, issue 5).
+def predictive(
+    state: PacingState, settings: PredictiveSettings | None = None, u: float = 0.5
+) -> PacingDecision:
+    """Predictive pacing with an abandonment target (dialing.md §3.3, §3.7; issue 5).
 
-    Forecast, over the reach of a new dial's answer, the agents free at each instant (ready now,
-    plus EIS-style weights from each busy agent's elapsed talk under the learnt talk distribution
-    and from ACW remaining) and the live answers expected from the waiting calls, the pending dials
-    (by their elapsed ring time) and ``n`` new ones (``p̂`` times the learnt answer-delay
-    distribution). Launch the largest ``n`` whose expected abandons (answers finding no agent
-    within the grace) stay within the allowance times the expected live answers. The allowance is
-    ``aim·α·calibration``, scaled by the abandonment feedback of :func:`allowance`:
-    ``calibration`` (< 1) corrects the forecast's optimism (it takes the maximum over time of the
-    expected overflow, a lower bound of the expected overflow), the feedback corrects the rest.
-    Never fewer than progressive (which cannot abandon), never beyond capacity; progressive below
-    ``min_agents`` agents or before ``min_live_answers`` live answers (§6.3 item 5). The figures
-    also record the EIS figure ``E(h)/p̂ − R`` with h the mean answer delay plus the grace.
-    """
+    Forecast the agents free within ``h`` (the learnt median answer delay): ready now, less the
+    answered calls waiting, plus each agent in wrap-up whose ACW ends within ``h`` and each
+    talking agent with the probability, under the learnt talk distribution and given the talk
+    elapsed, that the call and the mean ACW end within ``h`` (EIS, §3.3). Keep ``c·E(h)/p̂``
+    dials in flight, ``p̂`` the learnt live-answer rate, so that about ``c`` live answers arrive
+    per agent about to be free; launch the difference with the dials pending, randomised-rounded
+    with ``u`` (§3.7). ``c`` is the abandonment feedback of :func:`pressure`. Never fewer than
+    progressive (which cannot abandon), never beyond capacity; progressive below ``min_agents``
+    agents or before ``min_live_answers`` live answers (§6.3 item 5)."""
     settings = settings or PredictiveSettings()
     floor = state.free_now
     why_not = _fallback(state, settings)
     if why_not is not None:
         return decide("predictive", state, floor, why_not)
-    forecast = outlook(state, settings)
-    allowed, z = allowance(state, settings)
-
-    def fits(n: int) -> bool:
-        return forecast.expected_abandons(n) <= allowed * forecast.expected_answers(n) + NEGLIGIBLE
-
-    n = _largest(fits, state.capacity) if fits(0) else 0
-    reason = "forecast" if n > floor else f"progressive floor (the forecast allows {n})"
-    figures = _predictive_figures(state, settings, forecast, n)
-    return decide("predictive", state, max(n, floor), reason, allowed=allowed, surplus=z, **figures)
-
-
-def _predictive_figures(
-    state: PacingState, settings: PredictiveSettings, forecast: Outlook, n: int
-) -> dict[str, float]:
+    c, slack = pressure(state, settings)
+    h = horizon(state, settings)
+    free = expected_free(state, h)
     est = state.estimates
-    mean_delay = _mean(est.answer_delays) if est.answer_delays else est.answer_delay_mean
-    horizon = mean_delay + settings.grace
-    free = expected_free(state, horizon)
-    return {
-        "live_rate": est.live_rate,
-        "live_answers_seen": float(est.live_answers),
-        "look_ahead": forecast.times[-1],
-        "eis_horizon": horizon,
-        "expected_free": free,
-        "eis_launch": free / est.live_rate - state.pending,
-        "forecast_launch": float(n),
-        "expected_answers": forecast.expected_answers(n),
-        "expected_abandons": forecast.expected_abandons(n),
-        "target": state.target,
-        "campaign_abandonment": state.campaign.ratio(),
-        "window_abandonment": state.window.ratio(),
-    }
+    x = max(0.0, c * free / est.live_rate - state.pending)
+    n = randomised_round(x, u)
+    reason = "forecast" if n > floor else "progressive floor"
+    return decide(
+        "predictive",
+        state,
+        max(n, floor),
+        reason,
+        pressure=c,
+        slack=slack,
+        horizon=h,
+        expected_free=free,
+        live_rate=est.live_rate,
+        live_answers_seen=float(est.live_answers),
+        talk_mean=est.talk_mean,
+        target=state.target,
+        campaign_abandonment=state.campaign.ratio(),
+        window_abandonment=state.window.ratio(),
+    )

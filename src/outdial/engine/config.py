@@ -22,9 +22,15 @@ from outdial.store.schema import blackout_calendars, lines, number_groups, redia
 from outdial.store.store import Store
 
 DIALABLE_MODES = frozenset(
-    {PacingMode.AGENTLESS, PacingMode.FIXED, PacingMode.PROGRESSIVE, PacingMode.RATIO}
+    {
+        PacingMode.AGENTLESS,
+        PacingMode.FIXED,
+        PacingMode.PROGRESSIVE,
+        PacingMode.RATIO,
+        PacingMode.PREDICTIVE,
+    }
 )
-"""Pacing modes the runner dials now; predictive and preview are not wired in yet."""
+"""Pacing modes the runner dials now; preview (manual tasks) is not wired in yet."""
 
 
 @dataclass

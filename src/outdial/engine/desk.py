@@ -52,6 +52,7 @@ class AgentDesk:
         if taken is None:
             return False
         agent_id, endpoint = taken
+        self._observe(abandoned=False)
         call = runner.active[call_id]
         call.attempt.agent_id = agent_id
         runner.spawn(runner.driver.bridge_to_agent(call_id, endpoint))
@@ -62,14 +63,23 @@ class AgentDesk:
         if self.waiting.pop(call_id, None) is None:
             return
         call = self.runner.active.get(call_id)
+        self._observe(abandoned=True)
         if call is not None:
             call.abandoned = True
             self.runner.spawn(self.runner.driver.hangup(call_id, "abandoned: no agent"))
+
+    def _observe(self, abandoned: bool) -> None:
+        """A live answer was connected or abandoned: the pacer's abandonment feedback."""
+        pacer = self.runner.pacer
+        if pacer is not None:
+            pacer.observer.live_answer(self.runner.now().timestamp(), abandoned)
 
     def _wrapped(self, agent_id: int) -> None:
         self.timers.pop(agent_id, None)
         if not self.runner.ledger.agent_wrapped(agent_id, self.runner.now()):
             return
+        if self.runner.pacer is not None:
+            self.runner.pacer.observer.wrap_ended(float(self.runner.campaign["acw_seconds"]))
         while self.waiting:  # a caller is waiting: the agent takes them at once
             call_id = next(iter(self.waiting))
             if not self._connect(call_id):

@@ -503,6 +503,31 @@ class Ledger:
             rows = conn.execute(sql.READY_AGENTS, {"skill_group_id": skill_group_id})
             return [(r.id, r.endpoint) for r in rows]
 
+    def team(self, skill_group_id: int) -> list[tuple[str, datetime]]:
+        """The working agents of a skill group (ready, reserved, on a call, wrapping up): each
+        one's state and when it began, for the pacer."""
+        with self.store.read() as conn:
+            rows = conn.execute(sql.TEAM, {"skill_group_id": skill_group_id})
+            return [(r.state, r.state_changed_at) for r in rows]
+
+    def abandon_counts(self, campaign_id: int) -> tuple[int, int]:
+        """The campaign's abandoned calls and live answers so far (the FCC ratio's terms)."""
+        answered = [Outcome.ANSWERED.value, Outcome.ABANDONED.value]
+        query = select(attempts.c.outcome, func.count()).where(
+            attempts.c.campaign_id == campaign_id, attempts.c.outcome.in_(answered)
+        )
+        with self.store.read() as conn:
+            rows = conn.execute(query.group_by(attempts.c.outcome)).all()
+        counts: dict[str, int] = {str(r[0]): int(r[1]) for r in rows}
+        abandons = counts.get(Outcome.ABANDONED.value, 0)
+        return abandons, abandons + counts.get(Outcome.ANSWERED.value, 0)
+
+    def emit_decision(
+        self, campaign_id: int, tenant_id: int, data: dict[str, Any], now: datetime
+    ) -> None:
+        with self.store.write() as conn:
+            self._event(conn, campaign_id, "pacing.decision", data, now, tenant_id)
+
     def take_agent(self, skill_group_id: int, now: datetime) -> tuple[int, str] | None:
         """Put the longest-idle ready agent of the group on a call; None if nobody is ready."""
         with self.store.write() as conn:

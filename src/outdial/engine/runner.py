@@ -32,6 +32,7 @@ from outdial.domain.schedule import PacingMode
 from outdial.engine.config import CampaignConfig, load_config
 from outdial.engine.desk import AgentDesk
 from outdial.engine.ledger import LeasedContact, OpenAttempt, attempt_from_row
+from outdial.engine.pacer import Pacer
 from outdial.engine.ports import (
     ATTEMPT_VARIABLE,
     CallEvent,
@@ -46,6 +47,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("outdial.engine")
 S = CampaignState
 SPIN_LIMIT = 10_000
+DECISION_LOG_SECONDS = 2.0  # at most one pacing.decision event per campaign this often
+PACER_LAWS = {
+    PacingMode.PROGRESSIVE: "progressive",
+    PacingMode.RATIO: "ratio",
+    PacingMode.PREDICTIVE: "predictive",
+}
 TERMINAL_CLOSE = {
     S.EXPIRED: (ContactState.FAILED, "time_up"),
     S.CANCELLED: (ContactState.CANCELLED, "campaign_cancelled"),
@@ -81,7 +88,8 @@ class CampaignRunner:
     finished: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     desk: AgentDesk | None = None  # agent modes: routes answered calls to agents
-    last_decision: pacing.PacingDecision | None = None
+    pacer: Pacer | None = None  # agent modes: how many calls to launch
+    next_decision_log: datetime | None = None
     _spins: int = 0
     _last_step: datetime | None = None
 
@@ -148,6 +156,7 @@ class CampaignRunner:
             self.config = load_config(self.worker.store, self.campaign)
             self.reopens_at = None
             self._set_desk()
+            self._set_pacer()
         self.next_refresh = now + timedelta(seconds=self.worker.settings.state_poll_seconds)
 
     def _set_desk(self) -> None:
@@ -157,6 +166,26 @@ class CampaignRunner:
             self.desk = None
         elif self.desk is None or self.desk.skill_group_id != group:
             self.desk = AgentDesk(self, group)
+
+    def _set_pacer(self) -> None:
+        """The pacer of an agent mode; it keeps what it learnt across setting changes, and on
+        a new runner starts from the campaign's abandonment so far."""
+        law = PACER_LAWS.get(PacingMode(self.campaign["pacing_mode"]))
+        if self.desk is None or law is None:
+            self.pacer = None
+            return
+        target = float(self.campaign["abandon_target_percent"]) / 100
+        if self.pacer is None:
+            self.pacer = Pacer(law, target, float(self.campaign["ratio"]), self.campaign_id)
+            abandons, live = self.ledger.abandon_counts(self.campaign_id)
+            self.pacer.observer.abandons, self.pacer.observer.live_answers = abandons, live
+        else:
+            self.pacer.law, self.pacer.target = law, target
+            self.pacer.ratio = float(self.campaign["ratio"])
+
+    @property
+    def last_decision(self) -> pacing.PacingDecision | None:
+        return self.pacer.last if self.pacer is not None else None
 
     async def step(self) -> None:
         now = self.now()
@@ -229,7 +258,7 @@ class CampaignRunner:
                 self.wake_at(self.reopens_at)
                 self._release_hopper()
                 return
-        free = self.agent_room(self.free_slots(now), now)
+        free = wanted = self.agent_room(self.free_slots(now), now)
         while free > 0:
             contact = self.next_contact(now, free)
             if contact is None:
@@ -246,35 +275,59 @@ class CampaignRunner:
                 continue
             await self.originate(result, contact, caller, config)
             free -= 1
+        if self.pacer is not None:
+            self.pacer.dialed(now.timestamp(), wanted - free)
         if not self.active and not self.hopper:
             self.check_done(now)
 
     def agent_room(self, free: int, now: datetime) -> int:
-        """How many calls the pacing law launches now (robot modes: every free slot). The
-        decision is kept in ``last_decision`` for inspection."""
-        if self.desk is None:
+        """How many calls the pacer launches now (robot modes: every free slot)."""
+        if self.desk is None or self.pacer is None:
             return free
-        ringing = tuple(
-            (now - c.attempt.created_at).total_seconds()
-            for c in self.active.values()
-            if not c.answered
-        )
-        ready = self.desk.ready_count()
-        state = pacing.PacingState(
-            agents=ready,
-            ready=ready,
+        pending = sum(1 for c in self.active.values() if not c.answered)
+        talking, wrapping = [], []
+        agents = 0
+        acw = float(self.campaign["acw_seconds"])
+        for state, since in self.ledger.team(self.desk.skill_group_id):
+            agents += 1
+            elapsed = (now - since).total_seconds()
+            if state == "on_call":
+                talking.append(elapsed)
+            elif state == "after_call_work":
+                wrapping.append(max(0.0, acw - elapsed))
+        observed = pacing.PacingState(
+            agents=agents,
+            ready=self.desk.ready_count(),
             waiting=len(self.desk.waiting),
-            ringing=ringing,
+            pending=pending,
+            talking=tuple(talking),
+            wrapping=tuple(wrapping),
             active_calls=len(self.active),
             line_free=free,
             campaign_free=free,
-            target=float(self.campaign["abandon_target_percent"]) / 100,
         )
-        if PacingMode(self.campaign["pacing_mode"]) is PacingMode.RATIO:
-            self.last_decision = pacing.ratio(state, float(self.campaign["ratio"]))
-        else:
-            self.last_decision = pacing.progressive(state)
-        return self.last_decision.launch
+        decision = self.pacer.decide(observed, now.timestamp())
+        self._log_decision(decision, now)
+        return decision.launch
+
+    def _log_decision(self, decision: pacing.PacingDecision, now: datetime) -> None:
+        """A pacing.decision event, at most every DECISION_LOG_SECONDS, when calls were
+        launched or the team changed: inspectable through the API and its event stream."""
+        if self.next_decision_log is not None and now < self.next_decision_log:
+            return
+        if decision.launch == 0 and self.pacer is not None and self.pacer.decisions > 1:
+            return
+        assert self.pacer is not None
+        self.next_decision_log = now + timedelta(seconds=DECISION_LOG_SECONDS)
+        data = {
+            "law": decision.law,
+            "launch": decision.launch,
+            "reason": decision.reason,
+            "figures": decision.figures,
+            "decisions": self.pacer.decisions,
+            "launched": self.pacer.launched,
+        }
+        self.ledger.emit_decision(self.campaign_id, int(self.campaign["tenant_id"]), data, now)
 
     def next_contact(self, now: datetime, free: int) -> LeasedContact | None:
         if not self.hopper:
@@ -355,6 +408,7 @@ class CampaignRunner:
         elif event.kind is CallEventKind.ANSWERED:
             call.attempt.answered_at = event.at
             call.answered = True
+            self._observe_answer(call, event)
             if self.desk is None:
                 self.spawn(self.connect(event.call_id))
             elif event.machine:  # an answering machine takes no agent's time
@@ -364,6 +418,11 @@ class CampaignRunner:
         elif event.kind is CallEventKind.HANGUP:
             assert event.outcome is not None
             self.finish(event.call_id, event.outcome, event.native_cause, event.at)
+
+    def _observe_answer(self, call: ActiveCall, event: CallEvent) -> None:
+        if self.pacer is not None:
+            delay = (event.at - call.attempt.created_at).total_seconds()
+            self.pacer.observer.dial_resolved(not event.machine, delay)
 
     async def connect(self, call_id: str) -> None:
         """Agentless: the answered call goes to the campaign's script."""
@@ -379,6 +438,7 @@ class CampaignRunner:
             return
         if call.abandoned and outcome is Outcome.ANSWERED:
             outcome = Outcome.ABANDONED
+        self._observe_end(call, at)
         if self.desk is not None:
             self.desk.hung_up(call_id, call.attempt.agent_id, at)
         contact = call.contact
@@ -402,6 +462,15 @@ class CampaignRunner:
             self.due_at(verdict.next_eligible_at)
         self.changes += 1
         self.poke()
+
+    def _observe_end(self, call: ActiveCall, at: datetime) -> None:
+        if self.pacer is None:
+            return
+        answered = call.attempt.answered_at
+        if answered is None:
+            self.pacer.observer.dial_resolved(False)
+        elif call.attempt.agent_id is not None:
+            self.pacer.observer.talk_ended((at - answered).total_seconds())
 
     def _for_state(self, verdict: Verdict, outcome: Outcome) -> Verdict:
         """A campaign that ended while the call was up closes the contact instead of requeuing."""

@@ -166,6 +166,14 @@ READY_AGENTS = (
     .where(agent_skill_groups.c.skill_group_id == b("skill_group_id"), agents.c.state == "ready")
     .order_by(agents.c.state_changed_at, agents.c.id)  # the longest idle first
 )
+TEAM = (
+    select(agents.c.state, agents.c.state_changed_at)
+    .join(agent_skill_groups, agent_skill_groups.c.agent_id == agents.c.id)
+    .where(
+        agent_skill_groups.c.skill_group_id == b("skill_group_id"),
+        agents.c.state.in_(["ready", "reserved", "on_call", "after_call_work"]),
+    )
+)
 TAKE_AGENT = (
     update(agents)
     .where(agents.c.id == b("agent_id"), agents.c.state == "ready")

@@ -25,6 +25,7 @@ from outdial.services.credentials import CredentialService
 from outdial.services.dnc import DncService
 from outdial.services.eligibility import EligibilityService
 from outdial.services.events import EventService
+from outdial.services.pacing import PacingService
 from outdial.services.resources import ResourceKind, ResourceService
 from outdial.services.secrets import SecretBox
 from outdial.services.tenants import TenantService
@@ -51,6 +52,7 @@ class Services:
     dnc: DncService
     eligibility: EligibilityService
     events: EventService
+    pacing: PacingService
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
         """The tenant owning a campaign (operator tools on the data dir act in its name)."""
@@ -89,4 +91,5 @@ class Services:
             dnc=DncService(store, clock),
             eligibility=EligibilityService(store, clock),
             events=EventService(store, clock),
+            pacing=PacingService(store),
         )

@@ -45,6 +45,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         f"[bold]{report['scenario']}[/]: campaign {report['campaign_state']} after "
         f"{hours:.1f} simulated hours in {report['wall_seconds']:.1f} s; "
         f"connect rate {report['connect_rate']:.1%}, "
+        f"abandonment {report['abandonment']:.2%}, "
         f"peak concurrency {report['peak_concurrency']}"
     )
     outcomes = Table("outcome", "attempts", title="Attempts by outcome")

@@ -56,6 +56,10 @@ class Simulation:
     simulated_seconds: float
     wall_seconds: float
 
+    def abandonment(self) -> float:
+        """Abandoned / live answers (the FCC ratio; 0 for robot campaigns)."""
+        return _abandonment(self.audit.attempts_by_outcome)
+
     def report(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario.name,
@@ -64,10 +68,17 @@ class Simulation:
             "attempts_by_outcome": self.audit.attempts_by_outcome,
             "contacts_by_state": self.audit.contacts_by_state,
             "connect_rate": self.stats["connect_rate"],
+            "abandonment": self.abandonment(),
             "simulated_seconds": round(self.simulated_seconds, 1),
             "peak_concurrency": self.audit.peak_concurrency,
             "wall_seconds": round(self.wall_seconds, 2),
         }
+
+
+def _abandonment(by_outcome: dict[str, int]) -> float:
+    abandoned = by_outcome.get("abandoned", 0)
+    live = abandoned + by_outcome.get("answered", 0)
+    return abandoned / live if live else 0.0
 
 
 def simulate(

@@ -34,11 +34,28 @@ def contact_eligibility(
     return services_of(request).eligibility.explain(tenant, item_id, contact_id)
 
 
+@router.get("/campaigns/{item_id}/pacing", tags=["campaigns"])
+def campaign_pacing(
+    request: Request, item_id: int, tenant: Tenant = Depends(current_tenant)
+) -> Any:
+    """The campaign's team (each agent's state, and counts per state) and the pacer's latest
+    decisions, newest first (``?limit=``, 1–500, default 20): law, calls launched, reason, and
+    the figures it used (agents, ready, pending, live rate, pressure, slack, abandonment …)."""
+    _, params = query_page(request, ("limit",))
+    raw = params.get("limit", "20")
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ValidationFailed.field("limit", f"expected an integer, got {raw!r}") from None
+    return services_of(request).pacing.view(tenant, item_id, limit)
+
+
 @router.get("/campaigns/{item_id}/events", tags=["campaigns"], response_class=StreamingResponse)
 async def campaign_events(
     request: Request, item_id: int, tenant: Tenant = Depends(current_tenant)
 ) -> StreamingResponse:
-    """Server-sent events: ``attempt.ended``, ``campaign.state_changed``, ``campaign.progress``.
+    """Server-sent events: ``attempt.ended``, ``campaign.state_changed``, ``campaign.progress``,
+    ``pacing.decision``.
     Resume with the ``Last-Event-ID`` header (or ``?after=ID``); ``?after=0`` replays all."""
     _, params = query_page(request, ("after",))
     service = services_of(request).events

@@ -1,0 +1,421 @@
+"""``outdial bench pacing``: the scenario matrix of dialing.md §5 for every pacing policy, on the
+same seeds (common random numbers), with the figures of §1 and the targets of §6.3."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from outdial.engine.pacer import Pacer
+from outdial.sim.callcentre import BUCKET, CallCentre, Cell, Tally
+
+POLICIES = (
+    "progressive",
+    "ratio-2",
+    "ratio-3",
+    "ratio-tuned",
+    "vicidial-adapt",
+    "predictive",
+    "clairvoyant",
+    "mdp-optimum",
+)
+TEAMS = (5, 20, 100)
+ANSWER_RATES = (0.20, 0.35, 0.60)
+# dialing.md §6.3: occupancy predictive must reach at 3 % (N, p) -> floor.
+TARGETS = {
+    (5, 0.20): 0.715,
+    (5, 0.35): 0.80,
+    (5, 0.60): 0.855,
+    (20, 0.20): 0.87,
+    (20, 0.35): 0.88,
+    (20, 0.60): 0.91,
+    (100, 0.20): 0.955,
+    (100, 0.35): 0.96,
+    (100, 0.60): 0.965,
+}
+MARKOV_TARGETS = {5: 0.797, 20: 0.876, 100: 0.947}  # within 1 point of the MDP optimum
+RATIO_RANGE = (1.0, 12.0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    replications: dict[int, int]
+    hours: float
+    tuning_steps: int
+
+    @classmethod
+    def make(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(True, {5: 4, 20: 1, 100: 1}, 3.0, 4)
+        return cls(False, {5: 40, 20: 10, 100: 3}, 8.0, 8)
+
+
+def core_cells(plan: Plan) -> list[Cell]:
+    return [
+        Cell(f"core N={n} p={p:.2f}", n, p, hours=plan.hours) for n in TEAMS for p in ANSWER_RATES
+    ]
+
+
+def markov_cells(plan: Plan) -> list[Cell]:
+    return [
+        Cell(f"markov N={n} p=0.35", n, 0.35, markov=True, grace=0.0, hours=plan.hours)
+        for n in TEAMS
+    ]
+
+
+def robustness_cells(plan: Plan) -> list[Cell]:
+    hours = plan.hours  # the disturbances fall at a quarter and at half the shift
+    base = Cell("robust", 20, 0.35, hours=hours)
+    return [
+        replace(base, name="stale list N=20 p=0.35→0.18", answer_rate_end=0.18),
+        replace(
+            base,
+            name="agent churn N=20 p=0.35",
+            stagger_minutes=10.0,
+            breaks=(0.2, hours / 4, 15.0),
+        ),
+        replace(base, name="talk 120→180 s N=20 p=0.35", talk_shift=(hours / 2, 180.0)),
+        replace(
+            base,
+            name="china ring N=20 p=0.35",
+            rna=45.0,
+            pdd=(2.0, 8.0),
+            no_answer_share=0.35,
+            machine_share=0.15,
+            fail_time=(4.0, 10.0),
+        ),
+    ]
+
+
+def disturbance_end(cell: Cell) -> float | None:
+    """When a robustness cell's disturbance is over (seconds), for the recovery figure."""
+    if cell.breaks is not None:
+        return cell.breaks[1] * 3600.0 + cell.breaks[2] * 60.0
+    if cell.talk_shift is not None:
+        return cell.talk_shift[0] * 3600.0
+    return None
+
+
+# --- one replication ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: Cell
+    policy: str
+    ratio: float
+    seed: int
+
+
+def pacer_for(policy: str, ratio: float, target: float, seed: int) -> Pacer | None:
+    if policy == "clairvoyant":
+        return None
+    if policy.startswith("ratio"):
+        return Pacer("ratio", target=target, ratio=ratio, seed=seed)
+    return Pacer(policy, target=target, seed=seed)
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    pacer = pacer_for(job.policy, job.ratio, job.cell.target, job.seed)
+    tally = CallCentre(job.cell, job.seed, pacer).run()
+    return measure(job.cell, tally)
+
+
+def measure(cell: Cell, tally: Tally) -> dict[str, Any]:
+    present = max(tally.logged_in, 1e-9)
+    busy = tally.talk + tally.acw
+    idle = max(0.0, present - busy)
+    hourly = rolling_hours(cell, tally)
+    return {
+        "occupancy": busy / present,
+        "talk_minutes_per_agent_hour": 60.0 * tally.talk / present,
+        "connects_per_agent_hour": 3600.0 * tally.connects / present,
+        "dials_per_agent_hour": 3600.0 * tally.dials / present,
+        "abandonment": tally.run_abandons / tally.run_live if tally.run_live else 0.0,
+        "wait_between_calls": idle / tally.connects if tally.connects else 0.0,
+        "customer_wait": tally.wait / tally.connects if tally.connects else 0.0,
+        "hourly_p95": _percentile(hourly, 0.95),
+        "hourly_max": max(hourly, default=0.0),
+        "recovery_minutes": recovery_minutes(cell, tally),
+        "series": [
+            (b[2] / b[3] if b[3] else 0.0, b[1] / b[0] if b[0] else 0.0) for b in tally.buckets
+        ],
+    }
+
+
+def rolling_hours(cell: Cell, tally: Tally) -> list[float]:
+    """Abandonment over each one-hour window after the warm-up, sliding by a bucket."""
+    per_hour = round(3600.0 / BUCKET)
+    start = math.ceil(cell.warmup_hours * 3600.0 / BUCKET)
+    rates = []
+    for first in range(start, len(tally.buckets) - per_hour + 1):
+        window = tally.buckets[first : first + per_hour]
+        live = sum(b[0] for b in window)
+        if live:
+            rates.append(sum(b[1] for b in window) / live)
+    return rates
+
+
+def recovery_minutes(cell: Cell, tally: Tally) -> float | None:
+    """Minutes from the end of the disturbance until the 15-minute occupancy is back within
+    2 points of the stationary occupancy that follows it (dialing.md §6.3 item 4)."""
+    end = disturbance_end(cell)
+    if end is None:
+        return None
+    buckets = tally.buckets
+    first = int(end // BUCKET)
+    settled = buckets[first + round(3600.0 / BUCKET) :]
+    if not settled:
+        return None
+    steady = sum(b[2] for b in settled) / sum(b[3] for b in settled)
+    span = round(900.0 / BUCKET)
+    for i in range(first, len(buckets) - span + 1):
+        window = buckets[i : i + span]
+        if sum(b[2] for b in window) / sum(b[3] for b in window) >= steady - 0.02:
+            return (i - first) * BUCKET / 60.0
+    return None
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- the matrix ---------------------------------------------------------------------------
+
+
+Runner = Callable[[list[Job]], list[dict[str, Any]]]
+
+
+def pooled_runner(
+    workers: int | None = None, advance: Callable[[int], None] | None = None
+) -> Runner:
+    workers = workers or os.cpu_count() or 1
+
+    def run(jobs: list[Job]) -> list[dict[str, Any]]:
+        if workers == 1:
+            results = []
+            for job in jobs:
+                results.append(run_job(job))
+                if advance:
+                    advance(1)
+            return results
+        with ProcessPoolExecutor(workers) as pool:
+            results = []
+            for result in pool.map(run_job, jobs, chunksize=1):
+                results.append(result)
+                if advance:
+                    advance(1)
+            return results
+
+    return run
+
+
+def seeds(cell: Cell, plan: Plan) -> range:
+    return range(plan.replications[cell.agents])
+
+
+def summarise(cell: Cell, policy: str, runs: list[dict[str, Any]], ratio: float) -> dict[str, Any]:
+    def mean(key: str) -> float:
+        return statistics.fmean(r[key] for r in runs)
+
+    occupancy = [r["occupancy"] for r in runs]
+    ci = 1.96 * statistics.stdev(occupancy) / math.sqrt(len(runs)) if len(runs) > 1 else 0.0
+    recoveries = [r["recovery_minutes"] for r in runs if r["recovery_minutes"] is not None]
+    row = {
+        "scenario": cell.name,
+        "agents": cell.agents,
+        "answer_rate": cell.answer_rate,
+        "policy": policy,
+        "occupancy": mean("occupancy"),
+        "occupancy_ci": ci,
+        "abandonment": mean("abandonment"),
+        "abandonment_ofcom": mean("abandonment"),
+        "abandonment_worst_run": max(r["abandonment"] for r in runs),
+        "hourly_abandonment_p95": mean("hourly_p95"),
+        "hourly_abandonment_max": max(r["hourly_max"] for r in runs),
+        "talk_minutes_per_agent_hour": mean("talk_minutes_per_agent_hour"),
+        "connects_per_agent_hour": mean("connects_per_agent_hour"),
+        "dials_per_agent_hour": mean("dials_per_agent_hour"),
+        "wait_between_calls": mean("wait_between_calls"),
+        "customer_wait": mean("customer_wait"),
+        "replications": len(runs),
+        "recovery_minutes": max(recoveries) if recoveries else None,
+        "series": [
+            tuple(statistics.fmean(r["series"][i][j] for r in runs) for j in (0, 1))
+            for i in range(len(runs[0]["series"]))
+        ],
+    }
+    if policy == "ratio-tuned":
+        row["ratio"] = ratio
+    return row
+
+
+def tune_ratio(cell: Cell, plan: Plan, run: Runner) -> float:
+    """The largest k (power k·I) whose run-average abandonment is within the target, by
+    bisection on the benchmark's own seeds (dialing.md §6.1)."""
+    low, high = RATIO_RANGE
+    for _ in range(plan.tuning_steps):
+        middle = (low + high) / 2
+        jobs = [Job(cell, "ratio-tuned", middle, s) for s in seeds(cell, plan)]
+        if statistics.fmean(r["abandonment"] for r in run(jobs)) <= cell.target:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def policy_jobs(cell: Cell, policies: Iterable[str], plan: Plan, tuned: float) -> list[Job]:
+    ratios = {"ratio-2": 2.0, "ratio-3": 3.0, "ratio-tuned": tuned}
+    return [
+        Job(cell, policy, ratios.get(policy, 0.0), seed)
+        for policy in policies
+        for seed in seeds(cell, plan)
+    ]
+
+
+def mdp_row(cell: Cell) -> dict[str, Any]:
+    from outdial.sim.mdp import solve
+
+    result = solve(cell.agents, cell.answer_rate, cell.target, cell.handle_mean, cell.resolve_mean)
+    return {
+        "scenario": cell.name,
+        "agents": cell.agents,
+        "answer_rate": cell.answer_rate,
+        "policy": "mdp-optimum",
+        "occupancy": result.occupancy,
+        "abandonment": cell.target,
+        "talk_minutes_per_agent_hour": 60.0 * result.occupancy,
+        "connects_per_agent_hour": 3600.0 * result.occupancy / cell.handle_mean,
+    }
+
+
+def run_matrix(plan: Plan, run: Runner, note: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Every cell under every policy that applies to it; the rows of the benchmark's JSON."""
+    rows: list[dict[str, Any]] = []
+    cells = core_cells(plan) + markov_cells(plan) + robustness_cells(plan)
+    for cell in cells:
+        note(f"{cell.name}: tuning the fixed ratio")
+        tuned = tune_ratio(cell, plan, run)
+        policies = [p for p in POLICIES if p not in ("clairvoyant", "mdp-optimum")]
+        if cell.name.startswith("core"):
+            policies.append("clairvoyant")
+        note(f"{cell.name}: {len(policies)} policies")
+        jobs = policy_jobs(cell, policies, plan, tuned)
+        results = run(jobs)
+        for policy in policies:
+            runs = [r for j, r in zip(jobs, results, strict=True) if j.policy == policy]
+            rows.append(summarise(cell, policy, runs, tuned))
+        if cell.markov:
+            note(f"{cell.name}: solving the constrained MDP")
+            rows.append(mdp_row(cell))
+    return rows
+
+
+def job_count(plan: Plan) -> int:
+    """Replications the matrix runs, for a progress bar."""
+    count = 0
+    for cell in core_cells(plan) + markov_cells(plan) + robustness_cells(plan):
+        reps = plan.replications[cell.agents]
+        policies = 6 + (1 if cell.name.startswith("core") else 0)
+        count += reps * (plan.tuning_steps + policies)
+    return count
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def checks(rows: list[dict[str, Any]]) -> list[Check]:
+    """The gate and the targets of issue 5 / dialing.md §6.3 against the rows."""
+    found: list[Check] = []
+    by = {(r["scenario"], r["policy"]): r for r in rows}
+    for row in rows:
+        if row["policy"] != "predictive":
+            continue
+        name = row["scenario"]
+        target = 0.03
+        found.append(
+            Check(
+                f"gate {name}",
+                row["abandonment"] <= target,
+                f"abandonment {row['abandonment']:.2%}"
+                f" (worst run {row['abandonment_worst_run']:.2%})",
+            )
+        )
+        if row["agents"] >= 20:
+            found.append(
+                Check(
+                    f"rolling hour {name}",
+                    row["hourly_abandonment_max"] <= 2 * target,
+                    f"worst one-hour abandonment {row['hourly_abandonment_max']:.2%}",
+                )
+            )
+        key = (row["agents"], row["answer_rate"])
+        if name.startswith("core") and key in TARGETS:
+            floor = by[(name, "progressive")]["occupancy"]
+            goal = TARGETS[key] if row["agents"] > 5 or key[1] < 0.6 else min(TARGETS[key], floor)
+            found.append(
+                Check(
+                    f"occupancy {name}",
+                    row["occupancy"] >= goal,
+                    f"{row['occupancy']:.3f} ≥ {goal:.3f}",
+                )
+            )
+        if name.startswith("markov"):
+            optimum = by[(name, "mdp-optimum")]["occupancy"]
+            found.append(
+                Check(
+                    f"MDP {name}",
+                    row["occupancy"] >= optimum - 0.01,
+                    f"{row['occupancy']:.3f} vs optimum {optimum:.3f}",
+                )
+            )
+        if row["agents"] >= 20 and (name, "ratio-tuned") in by:
+            tuned = by[(name, "ratio-tuned")]["occupancy"]
+            found.append(
+                Check(
+                    f"beats tuned ratio by 2 points {name}",
+                    row["occupancy"] >= tuned + 0.02,
+                    f"{row['occupancy']:.3f} vs {tuned:.3f}",
+                )
+            )
+        if (name, "vicidial-adapt") in by:
+            adapt = by[(name, "vicidial-adapt")]["occupancy"]
+            found.append(
+                Check(
+                    f"beats VICIdial adapt {name}",
+                    row["occupancy"] > adapt,
+                    f"{row['occupancy']:.3f} vs {adapt:.3f}",
+                )
+            )
+        if row.get("recovery_minutes") is not None:
+            found.append(
+                Check(
+                    f"recovery {name}",
+                    row["recovery_minutes"] <= 15.0,
+                    f"{row['recovery_minutes']:.0f} min",
+                )
+            )
+    for row in rows:
+        if row["policy"] == "clairvoyant":
+            found.append(
+                Check(
+                    f"accounting {row['scenario']}",
+                    row["occupancy"] >= 0.99 and row["abandonment"] == 0.0,
+                    f"clairvoyant occupancy {row['occupancy']:.3f},"
+                    f" abandonment {row['abandonment']:.2%}",
+                )
+            )
+    return found

@@ -1,1 +1,0 @@
-"""Numerical oracles: exact reference values that tests and benchmarks compare outdial against."""
