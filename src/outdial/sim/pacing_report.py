@@ -114,7 +114,7 @@ def markdown(rows: list[dict[str, Any]], found: list[Check], plan: Plan, command
         "",
     ]
     for scenario in scenarios(rows):
-        out += [f"**{scenario}**", "", "| " + " | ".join(COLUMNS) + " |"]
+        out += [f"#### {scenario}", "", "| " + " | ".join(COLUMNS) + " |"]
         out.append("|" + "---|" * len(COLUMNS))
         for row in rows:
             if row["scenario"] == scenario:
