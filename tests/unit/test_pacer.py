@@ -126,12 +126,9 @@ def test_counters_and_last_decision() -> None:
     assert pacer.last is third
 
 
-def test_ratio_and_soft_power_use_the_pacers_ratio() -> None:
+def test_ratio_uses_the_pacers_ratio() -> None:
     ratio = Pacer("ratio", ratio=3.0).decide(state(ready=4, pending=2), 0.0)
     assert ratio.law == "ratio" and ratio.launch == 10 and ratio.figures["k"] == 3.0
-    soft = Pacer("soft-power", ratio=1.5).decide(state(ready=4, wrapping=(2.0,)), 0.0)
-    assert soft.law == "soft_power" and soft.figures["k"] == 1.5
-    assert soft.figures["expected_free"] == 5.0 and soft.launch in (7, 8)
 
 
 # --- The rounding draw ---------------------------------------------------------------------------

@@ -37,9 +37,6 @@ class AgentDesk:
         acw = float(self.runner.campaign["acw_seconds"])
         self.timers[agent_id] = asyncio.get_running_loop().call_later(acw, self._wrapped, agent_id)
 
-    def ready_count(self) -> int:
-        return len(self.runner.ledger.ready_agents(self.skill_group_id))
-
     def close(self) -> None:
         for handle in self.timers.values():
             handle.cancel()

@@ -15,7 +15,7 @@ from outdial.domain import pacing
 from outdial.domain.estimates import Observer
 from outdial.domain.pacing import AdaptSample, DropCounts, PacingDecision, PacingState
 
-LAWS = ("progressive", "ratio", "predictive", "vicidial-adapt", "soft-power")
+LAWS = ("progressive", "ratio", "predictive", "vicidial-adapt")
 
 
 @dataclass
@@ -66,7 +66,7 @@ class VicidialAdapt:
 class Pacer:
     law: str
     target: float = 0.03  # α as a fraction
-    ratio: float = 2.0  # dials per ready agent (ratio), k (soft-power)
+    ratio: float = 2.0  # dials per ready agent (ratio)
     seed: int = 0
     observer: Observer = field(default_factory=Observer)
     settings: pacing.PredictiveSettings = field(default_factory=pacing.PredictiveSettings)
@@ -113,8 +113,6 @@ class Pacer:
             return pacing.progressive(state)
         if self.law == "ratio":
             return pacing.ratio(state, self.ratio, self._u)
-        if self.law == "soft-power":
-            return pacing.soft_power(state, self.ratio, 10.0, self._u)
         if self.law == "vicidial-adapt":
             return self.adapt.decide(state, now, self.observer)
         return pacing.predictive(state, self.settings, self._u)

@@ -286,18 +286,20 @@ class CampaignRunner:
             return free
         pending = sum(1 for c in self.active.values() if not c.answered)
         talking, wrapping = [], []
-        agents = 0
+        agents = ready = 0
         acw = float(self.campaign["acw_seconds"])
         for state, since in self.ledger.team(self.desk.skill_group_id):
             agents += 1
             elapsed = (now - since).total_seconds()
-            if state == "on_call":
+            if state == "ready":
+                ready += 1
+            elif state == "on_call":
                 talking.append(elapsed)
             elif state == "after_call_work":
                 wrapping.append(max(0.0, acw - elapsed))
         observed = pacing.PacingState(
             agents=agents,
-            ready=self.desk.ready_count(),
+            ready=ready,
             waiting=len(self.desk.waiting),
             pending=pending,
             talking=tuple(talking),
