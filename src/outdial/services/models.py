@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from outdial.domain import limits
 from outdial.domain.outcomes import Outcome
 from outdial.domain.phones import is_caller_number, is_region_code
+from outdial.domain.transfer import TransferFallback
 from outdial.domain.schedule import (
     PacingMode,
     RepeatBy,
@@ -362,7 +363,16 @@ class ScriptIn(Input):
     extension: Annotated[str, StringConstraints(max_length=64)] = ""
     dialplan: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "XML"
     context: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
-    transfer_skill_group_id: PositiveId | None = None
+    transfer_skill_group_id: PositiveId | None = Field(
+        default=None, description="robot then human: the skill group a handed-off call goes to"
+    )
+    transfer_fallback: TransferFallback = Field(
+        default=TransferFallback.CONTINUE,
+        description="no agent free for a hand-off: continue the script, or hang up",
+    )
+    transfer_wait_seconds: int = Field(
+        default=0, ge=0, le=120, description="how long a handed-off caller waits for an agent"
+    )
     debug: bool = False
     enabled: bool = True
 
