@@ -170,6 +170,8 @@ def _full_script(api: Api) -> dict[str, Any]:
         "dialplan": "XML",
         "context": "bots",
         "transfer_skill_group_id": sg["id"],
+        "transfer_fallback": "hangup",
+        "transfer_wait_seconds": 120,
         "debug": True,
         "enabled": True,
     }
@@ -465,6 +467,8 @@ LINE_RULES: Cases = [
     ({"caller_numbers": "95187"}, "caller_numbers"),
     ({"settings": {"seed": "x"}}, "settings.seed"),
     ({"settings": {"colour": "red"}}, "settings.colour"),
+    ({"settings": {"callees": {"handoff_share": 1.5}}}, "settings.callees"),
+    ({"settings": {"callees": {"handoff_after": {"dist": "zipf"}}}}, "settings.callees"),
     ({"settings": []}, "settings"),
     ({"driver": "freeswitch", "settings": {}}, "settings.nodes"),
     ({"driver": "freeswitch", "settings": {"nodes": []}}, "settings.nodes"),
@@ -753,12 +757,18 @@ SCRIPT_RULES: Cases = [
     ({"context": ""}, "context"),
     ({"extension": "9" * 65}, "extension"),
     ({"debug": "loud"}, "debug"),
+    ({"transfer_fallback": "queue"}, "transfer_fallback"),
+    ({"transfer_fallback": None}, "transfer_fallback"),
+    ({"transfer_wait_seconds": -1}, "transfer_wait_seconds"),
+    ({"transfer_wait_seconds": 121}, "transfer_wait_seconds"),
+    ({"transfer_wait_seconds": 2.5}, "transfer_wait_seconds"),
 ]
 
 
 def test_script_validation(api: Api) -> None:
     script = create(api, "/scripts", {"name": "existing"})
     assert (script["dialplan"], script["context"], script["extension"]) == ("XML", "default", "")
+    assert (script["transfer_fallback"], script["transfer_wait_seconds"]) == ("continue", 0)
     item = f"/scripts/{script['id']}"
     assert_all_rejected(api, "/scripts", {"name": "new"}, item, SCRIPT_RULES)
 

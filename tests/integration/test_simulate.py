@@ -18,7 +18,9 @@ from sqlalchemy import insert, select, update
 
 from outdial.domain.outcomes import Outcome
 from outdial.services.common import new_uuid
+from outdial.services.models import AgentIn
 from outdial.services.stats import campaign_stats
+from outdial.services.validation import validate
 from outdial.sim import auditor
 from outdial.sim.run import simulate
 from outdial.sim.scenario import load_scenario
@@ -237,7 +239,27 @@ def _open_attempt(rig: Rig, cid: int) -> None:
         )
 
 
+def _agent_on_two_calls(rig: Rig, cid: int) -> None:
+    """One agent connected to two calls that overlap."""
+    agent = rig.services.agents.create(rig.tenant, validate(AgentIn, {"name": "double"}))
+    made = rig.attempts(cid)
+    first, second = made[0], made[1]
+    both = [first["id"], second["id"]]
+    with rig.store.write() as conn:
+        conn.execute(
+            update(attempts)
+            .where(attempts.c.id.in_(both))
+            .values(
+                agent_id=agent["id"],
+                answered_at=first["created_at"] + timedelta(seconds=5),
+                connected_at=first["created_at"] + timedelta(seconds=5),
+                ended_at=first["created_at"] + timedelta(seconds=60),
+            )
+        )
+
+
 TAMPERING: dict[str, tuple[Callable[[Rig, int], None], str]] = {
+    "agent on two calls": (_agent_on_two_calls, "3_concurrency"),
     "call at 03:00 local": (_night_call, "1_calling_hours"),
     "redial with no rule": (_redial_without_a_rule, "2_number_limits"),
     "calls beyond the line": (_over_the_line, "3_concurrency"),

@@ -36,6 +36,7 @@ class Attempt:
     phone: int  # index into that contact's phones
     outcome: str | None  # None: still open (no hangup yet)
     talk_centis: int
+    transfer: str | None = None  # a script's hand-off: "waiting", "bridged" or "no_agent"
 
     @property
     def ended(self) -> bool:
@@ -70,11 +71,12 @@ def ledgers(draw: Callable[..., Any]) -> Ledger:
                     st.integers(0, 2),
                     st.one_of(st.none(), st.sampled_from(OUTCOMES)),
                     st.integers(0, 360_000),
+                    st.sampled_from([None, "waiting", "bridged", "no_agent"]),
                 ),
                 max_size=16,
             )
         )
-        tries = [Attempt(c, p % people[c][1], o, t) for c, p, o, t in raw]
+        tries = [Attempt(c, p % people[c][1], o, t, h) for c, p, o, t, h in raw]
     return Ledger(people, tries)
 
 
@@ -135,6 +137,9 @@ def write_ledger(api: Api, server: tuple[str, Services], ledger: Ledger, salt: i
                 "native_cause": a.outcome.upper() if a.outcome else "",
                 "talk_seconds": a.talk_seconds,
                 "abandoned": a.abandoned,
+                "connected_at": None,
+                "transferred_at": created + timedelta(seconds=20) if a.transfer else None,
+                "transfer_result": a.transfer if a.transfer != "waiting" else None,
                 "data": {"k": k},
             }
         )
@@ -173,6 +178,11 @@ def expected_stats(ledger: Ledger) -> dict[str, Any]:
             "by_outcome": dict(outcomes),
             "talk_seconds": pytest.approx(sum(a.talk_seconds for a in ledger.attempts)),
             "abandoned": sum(1 for a in ledger.attempts if a.abandoned),
+            "transfers": {
+                "requested": sum(1 for a in ledger.attempts if a.transfer),
+                "bridged": sum(1 for a in ledger.attempts if a.transfer == "bridged"),
+                "no_agent": sum(1 for a in ledger.attempts if a.transfer == "no_agent"),
+            },
         },
     }
 
@@ -280,6 +290,7 @@ def test_a_worked_example(api: Api, server: tuple[str, Services]) -> None:
         },
         "talk_seconds": 30.5,
         "abandoned": 1,
+        "transfers": {"requested": 0, "bridged": 0, "no_agent": 0},
     }
     assert stats == expected_stats(ledger)
     check_attempts_api(api, ledger, written)

@@ -17,6 +17,7 @@ from outdial.domain.calendar import Blackout, Schedule, parse_blackout, parse_wi
 from outdial.domain.outcomes import Outcome
 from outdial.domain.redial import RedialSettings, Rule
 from outdial.domain.schedule import PacingMode, RepeatBy, RoutingStrategy
+from outdial.domain.transfer import TransferFallback
 from outdial.engine.ports import ScriptTarget
 from outdial.store.schema import blackout_calendars, lines, number_groups, redial_policies, scripts
 from outdial.store.store import Store
@@ -114,9 +115,21 @@ def load_config(store: Store, campaign: dict[str, Any]) -> CampaignConfig:
         redial_by_group={
             g["identify"]: _redial(campaign, policy, g) for g in campaign["phone_groups"]
         },
-        script=None
-        if script is None
-        else ScriptTarget(script["id"], script["extension"], script["dialplan"], script["context"]),
+        script=None if script is None else script_target(script, campaign),
+    )
+
+
+def script_target(script: dict[str, Any], campaign: dict[str, Any]) -> ScriptTarget:
+    """The campaign's script; a hand-off goes to the script's transfer skill group, else to
+    the campaign's own skill group (云蝠's customer_service_id)."""
+    return ScriptTarget(
+        script["id"],
+        script["extension"],
+        script["dialplan"],
+        script["context"],
+        transfer_skill_group_id=script["transfer_skill_group_id"] or campaign["skill_group_id"],
+        transfer_wait_seconds=float(script["transfer_wait_seconds"]),
+        transfer_fallback=TransferFallback(script["transfer_fallback"]),
     )
 
 

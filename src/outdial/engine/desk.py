@@ -1,6 +1,8 @@
-"""The agent desk: answered calls of an agent-mode campaign go to the longest-idle ready agent
-of its skill group; a call no agent takes within the grace time is abandoned; an agent does
-after-call work for the campaign's ACW, then is ready again."""
+"""The agent desk: answered calls of an agent-mode campaign, and calls a script hands off to a
+human, go to the longest-idle ready agent of a skill group. An answered call no agent takes
+within the grace time is abandoned; a hand-off no agent takes within the script's wait goes
+back to the script's fallback. An agent does after-call work for the campaign's ACW, then is
+ready again."""
 
 from __future__ import annotations
 
@@ -10,32 +12,47 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from outdial.domain.transfer import TransferResult
+
 if TYPE_CHECKING:
     from outdial.engine.runner import CampaignRunner
 
 ABANDON_GRACE_SECONDS = 2.0  # FCC/Ofcom: connect within 2 s of the answer, or it is abandoned
 
 
+@dataclass(frozen=True)
+class Waiting:
+    since: datetime
+    handoff: bool  # a script's hand-off (else a live answer of an agent mode)
+
+
 @dataclass
 class AgentDesk:
     runner: CampaignRunner
     skill_group_id: int
-    waiting: OrderedDict[str, datetime] = field(default_factory=OrderedDict)
+    waiting: OrderedDict[str, Waiting] = field(default_factory=OrderedDict)
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
 
     def answered(self, call_id: str, at: datetime) -> None:
         """A person answered: connect an agent now, or queue the call for the grace time."""
-        if not self._connect(call_id):
-            self.waiting[call_id] = at
-            asyncio.get_running_loop().call_later(ABANDON_GRACE_SECONDS, self._give_up, call_id)
+        self._queue(call_id, Waiting(at, handoff=False), ABANDON_GRACE_SECONDS)
 
-    def hung_up(self, call_id: str, agent_id: int | None, at: datetime) -> None:
-        self.waiting.pop(call_id, None)
-        if agent_id is None:
-            return
-        self.runner.ledger.agent_to_wrap(agent_id, at)
-        acw = float(self.runner.campaign["acw_seconds"])
-        self.timers[agent_id] = asyncio.get_running_loop().call_later(acw, self._wrapped, agent_id)
+    def handoff(self, call_id: str, at: datetime, wait: float) -> None:
+        """The script asks for a human: connect an agent now, or let the caller wait."""
+        self._queue(call_id, Waiting(at, handoff=True), wait)
+
+    def hung_up(self, call_id: str, agent_id: int | None, at: datetime) -> Waiting | None:
+        """The call ended; returns how it was waiting if no agent had taken it yet (a caller
+        who hangs up on the silence of an agent-mode call is abandoned all the same)."""
+        waiting = self.waiting.pop(call_id, None)
+        if waiting is not None and not waiting.handoff:
+            self._observe(abandoned=True)
+        if agent_id is not None:
+            self.runner.ledger.agent_to_wrap(agent_id, at)
+            acw = float(self.runner.campaign["acw_seconds"])
+            loop = asyncio.get_running_loop()
+            self.timers[agent_id] = loop.call_later(acw, self._wrapped, agent_id)
+        return waiting
 
     def close(self) -> None:
         for handle in self.timers.values():
@@ -43,24 +60,40 @@ class AgentDesk:
         for agent_id in list(self.timers):
             self._wrapped(agent_id)
 
-    def _connect(self, call_id: str) -> bool:
+    def _queue(self, call_id: str, waiting: Waiting, grace: float) -> None:
+        if self._connect(call_id, waiting):
+            return
+        self.waiting[call_id] = waiting
+        asyncio.get_running_loop().call_later(grace, self._give_up, call_id)
+
+    def _connect(self, call_id: str, waiting: Waiting) -> bool:
         runner = self.runner
+        call = runner.active.get(call_id)
+        if call is None:
+            return True  # gone already: nothing to connect
         taken = runner.ledger.take_agent(self.skill_group_id, runner.now())
         if taken is None:
             return False
         agent_id, endpoint = taken
-        self._observe(abandoned=False)
-        call = runner.active[call_id]
-        call.attempt.agent_id = agent_id
+        call.attempt.agent_id, call.attempt.connected_at = agent_id, runner.now()
+        if waiting.handoff:
+            call.attempt.transfer_result = TransferResult.BRIDGED.value
+        else:
+            self._observe(abandoned=False)
         runner.spawn(runner.driver.bridge_to_agent(call_id, endpoint))
         return True
 
     def _give_up(self, call_id: str) -> None:
-        """Nobody took it in time: the call is abandoned (a message, then hang up)."""
-        if self.waiting.pop(call_id, None) is None:
+        """Nobody took the call in time: a live answer is abandoned (a message, then hang up);
+        a hand-off goes back to the script's fallback."""
+        waiting = self.waiting.pop(call_id, None)
+        if waiting is None:
             return
-        call = self.runner.active.get(call_id)
+        if waiting.handoff:
+            self.runner.handoff_failed(call_id)
+            return
         self._observe(abandoned=True)
+        call = self.runner.active.get(call_id)
         if call is not None:
             call.abandoned = True
             self.runner.spawn(self.runner.driver.hangup(call_id, "abandoned: no agent"))
@@ -78,8 +111,8 @@ class AgentDesk:
         if self.runner.pacer is not None:
             self.runner.pacer.observer.wrap_ended(float(self.runner.campaign["acw_seconds"]))
         while self.waiting:  # a caller is waiting: the agent takes them at once
-            call_id = next(iter(self.waiting))
-            if not self._connect(call_id):
+            call_id, waiting = next(iter(self.waiting.items()))
+            if not self._connect(call_id, waiting):
                 break
             self.waiting.pop(call_id)
         self.runner.poke()

@@ -76,6 +76,9 @@ class OpenAttempt:
     ringing_at: datetime | None = None
     answered_at: datetime | None = None
     agent_id: int | None = None
+    connected_at: datetime | None = None  # an agent was bridged in
+    transferred_at: datetime | None = None  # the script handed the call off to a human
+    transfer_result: str | None = None  # TransferResult
 
 
 class Ledger:
@@ -424,6 +427,9 @@ class Ledger:
                     "p_talk": talk,
                     "p_abandoned": outcome is Outcome.ABANDONED,
                     "p_agent": attempt.agent_id,
+                    "p_connected": attempt.connected_at,
+                    "p_transferred": attempt.transferred_at,
+                    "p_transfer_result": attempt.transfer_result,
                 },
             ).rowcount
             if not closed:
@@ -610,4 +616,7 @@ def attempt_from_row(row: dict[str, Any]) -> OpenAttempt:
         row["ringing_at"],
         row["answered_at"],
         row["agent_id"],
+        row["connected_at"],
+        row["transferred_at"],
+        row["transfer_result"],
     )

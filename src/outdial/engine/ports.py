@@ -9,13 +9,16 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from outdial.domain.outcomes import Outcome
+from outdial.domain.transfer import TransferFallback
 
 ATTEMPT_VARIABLE = "outdial_attempt_id"
+TRANSFER_VARIABLE = "outdial_transfer"  # set to "no_agent" when a hand-off comes back
 
 
 class CallEventKind(StrEnum):
     RINGING = "ringing"
     ANSWERED = "answered"
+    HANDOFF = "handoff"  # the script asks for a human (robot then human)
     HANGUP = "hangup"
 
 
@@ -42,12 +45,17 @@ class OriginateRequest:
 
 @dataclass(frozen=True)
 class ScriptTarget:
-    """Where an answered call goes in agentless mode (FreeSWITCH: transfer to extension)."""
+    """Where an answered call goes in agentless mode (FreeSWITCH: transfer to extension), and
+    where a hand-off goes: the skill group, how long the caller waits, and what then."""
 
     script_id: int
     extension: str
     dialplan: str
     context: str
+    transfer_skill_group_id: int | None = None
+    transfer_wait_seconds: float = 0.0
+    transfer_fallback: TransferFallback = TransferFallback.CONTINUE
+    variables: Mapping[str, str] = field(default_factory=dict)  # set on the call at transfer
 
 
 class OriginateFailed(Exception):
@@ -75,7 +83,8 @@ class Telephony(Protocol):
         """End a call in any state; a hangup event follows (outcome ``cancelled`` if unanswered)."""
 
     async def transfer_to_script(self, call_id: str, target: ScriptTarget) -> None:
-        """Hand an answered call to the script."""
+        """Hand an answered call to the script (again, after a hand-off no agent took: then
+        ``target.variables`` tells the script why it has the call back)."""
 
     async def bridge_to_agent(self, call_id: str, endpoint: str) -> None:
         """Connect an answered call to an agent's endpoint."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +29,14 @@ from outdial.domain.eligibility import (
 from outdial.domain.outcomes import ContactState, Outcome
 from outdial.domain.redial import Verdict, after_attempt
 from outdial.domain.schedule import PacingMode
+from outdial.domain.transfer import TransferFallback, TransferResult
 from outdial.engine.config import CampaignConfig, load_config
 from outdial.engine.desk import AgentDesk
 from outdial.engine.ledger import LeasedContact, OpenAttempt, attempt_from_row
 from outdial.engine.pacer import Pacer
 from outdial.engine.ports import (
     ATTEMPT_VARIABLE,
+    TRANSFER_VARIABLE,
     CallEvent,
     CallEventKind,
     OriginateFailed,
@@ -88,6 +90,7 @@ class CampaignRunner:
     finished: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     desk: AgentDesk | None = None  # agent modes: routes answered calls to agents
+    handoffs: AgentDesk | None = None  # agentless: routes a script's hand-offs to agents
     pacer: Pacer | None = None  # agent modes: how many calls to launch
     next_decision_log: datetime | None = None
     _spins: int = 0
@@ -114,8 +117,9 @@ class CampaignRunner:
             await self._sleep()
         self.ledger.release_contacts([c.id for c in self.hopper])
         self.hopper.clear()
-        if self.desk is not None:
-            self.desk.close()  # agents still wrapping up are ready again
+        for desk in (self.desk, self.handoffs):
+            if desk is not None:
+                desk.close()  # agents still wrapping up are ready again
 
     async def _sleep(self) -> None:
         now = self.now()
@@ -160,12 +164,23 @@ class CampaignRunner:
         self.next_refresh = now + timedelta(seconds=self.worker.settings.state_poll_seconds)
 
     def _set_desk(self) -> None:
-        group = self.campaign["skill_group_id"]
+        """Agent modes: the desk of the campaign's skill group takes answered calls. Agentless:
+        the desk of the script's transfer group takes the script's hand-offs."""
         agents_take_calls = PacingMode(self.campaign["pacing_mode"]) in AGENT_MODES
-        if not agents_take_calls or group is None:
-            self.desk = None
-        elif self.desk is None or self.desk.skill_group_id != group:
-            self.desk = AgentDesk(self, group)
+        script = self.config.script if self.config is not None else None
+        group = self.campaign["skill_group_id"] if agents_take_calls else None
+        transfer_group = None
+        if not agents_take_calls and script is not None:
+            transfer_group = script.transfer_skill_group_id
+        self.desk = self._desk_for(self.desk, group)
+        self.handoffs = self._desk_for(self.handoffs, transfer_group)
+
+    def _desk_for(self, desk: AgentDesk | None, group: int | None) -> AgentDesk | None:
+        if group is None:
+            return None
+        if desk is None or desk.skill_group_id != group:
+            return AgentDesk(self, group)
+        return desk
 
     def _set_pacer(self) -> None:
         """The pacer of an agent mode; it keeps what it learnt across setting changes, and on
@@ -417,6 +432,8 @@ class CampaignRunner:
                 self.spawn(self.driver.hangup(event.call_id, "answering machine"))
             else:
                 self.desk.answered(event.call_id, event.at)
+        elif event.kind is CallEventKind.HANDOFF:
+            self.handoff(call, event.at)
         elif event.kind is CallEventKind.HANGUP:
             assert event.outcome is not None
             self.finish(event.call_id, event.outcome, event.native_cause, event.at)
@@ -433,16 +450,47 @@ class CampaignRunner:
         if config.script is not None:
             await self.driver.transfer_to_script(call_id, config.script)
 
+    def handoff(self, call: ActiveCall, at: datetime) -> None:
+        """The script asks for a human: the transfer group's desk connects an agent, or the
+        caller waits the script's transfer wait; no group at all goes straight to fallback."""
+        script = self.config.script if self.config is not None else None
+        if self.desk is not None or script is None:  # agent modes: an agent has the call
+            return
+        if not call.answered or call.attempt.transferred_at is not None:
+            return
+        call.attempt.transferred_at = at
+        if self.handoffs is None:
+            self.handoff_failed(call.attempt.uuid)
+        else:
+            self.handoffs.handoff(call.attempt.uuid, at, script.transfer_wait_seconds)
+
+    def handoff_failed(self, call_id: str) -> None:
+        """No agent took the hand-off: the script's fallback (carry on, or hang up)."""
+        call = self.active.get(call_id)
+        script = self.config.script if self.config is not None else None
+        if call is None or script is None:
+            return
+        call.attempt.transfer_result = TransferResult.NO_AGENT.value
+        if script.transfer_fallback is TransferFallback.HANGUP:
+            self.spawn(self.driver.hangup(call_id, "transfer: no agent"))
+        else:
+            back = replace(script, variables={TRANSFER_VARIABLE: TransferResult.NO_AGENT.value})
+            self.spawn(self.driver.transfer_to_script(call_id, back))
+
     def finish(self, call_id: str, outcome: Outcome, native_cause: str, at: datetime) -> None:
         call = self.active.pop(call_id, None)
         self.worker.untrack(call_id)
         if call is None:
             return
+        for desk in (self.desk, self.handoffs):
+            waiting = None if desk is None else desk.hung_up(call_id, call.attempt.agent_id, at)
+            if waiting is not None and not waiting.handoff:
+                call.abandoned = True  # the caller hung up on the silence before an agent came
+            if waiting is not None and waiting.handoff:
+                call.attempt.transfer_result = TransferResult.NO_AGENT.value
         if call.abandoned and outcome is Outcome.ANSWERED:
             outcome = Outcome.ABANDONED
         self._observe_end(call, at)
-        if self.desk is not None:
-            self.desk.hung_up(call_id, call.attempt.agent_id, at)
         contact = call.contact
         settings = self.config.redial(contact.phone.phone_group)  # type: ignore[union-attr]
         verdict = after_attempt(

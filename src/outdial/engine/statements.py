@@ -137,6 +137,9 @@ CLOSE_ATTEMPT = (
         talk_seconds=b("p_talk"),
         abandoned=b("p_abandoned"),
         agent_id=b("p_agent"),
+        connected_at=b("p_connected"),
+        transferred_at=b("p_transferred"),
+        transfer_result=b("p_transfer_result"),
     )
 )
 MOVE_CONTACT = (

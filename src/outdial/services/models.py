@@ -28,7 +28,6 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from outdial.domain import limits
 from outdial.domain.outcomes import Outcome
 from outdial.domain.phones import is_caller_number, is_region_code
-from outdial.domain.transfer import TransferFallback
 from outdial.domain.schedule import (
     PacingMode,
     RepeatBy,
@@ -36,6 +35,7 @@ from outdial.domain.schedule import (
     check_timezone,
     parse_clock,
 )
+from outdial.domain.transfer import TransferFallback
 
 NAME_LENGTH_MAX = 100
 """Names of tenants and catalogue resources (the columns are VARCHAR(100))."""

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from outdial.domain.outcomes import CONNECTED, CONTACT_TERMINAL, ContactState
+from outdial.domain.transfer import TransferResult
 from outdial.store.schema import attempts, contacts
 
 
@@ -62,6 +63,9 @@ def _ledger(conn: Connection, campaign_id: int) -> dict[str, Any]:
             ),
             func.coalesce(func.sum(attempts.c.talk_seconds), 0.0),
             func.count().filter(attempts.c.abandoned.is_(True)),
+            func.count().filter(attempts.c.transferred_at.is_not(None)),
+            func.count().filter(attempts.c.transfer_result == TransferResult.BRIDGED.value),
+            func.count().filter(attempts.c.transfer_result == TransferResult.NO_AGENT.value),
         ).where(mine)
     ).one()
     return {
@@ -73,5 +77,6 @@ def _ledger(conn: Connection, campaign_id: int) -> dict[str, Any]:
             "by_outcome": by_outcome,
             "talk_seconds": float(totals[2]),
             "abandoned": totals[3],
+            "transfers": {"requested": totals[4], "bridged": totals[5], "no_agent": totals[6]},
         },
     }

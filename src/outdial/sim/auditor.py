@@ -300,11 +300,11 @@ def _concurrency(
 
 
 def _agents_one_call_each(made: list[dict[str, Any]], check: Check) -> None:
-    """No agent is on two calls at once (from their answer to their end)."""
+    """No agent is on two calls at once (from being connected to the end)."""
     per_agent: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for a in made:
-        if a["agent_id"] is not None and a["answered_at"] and a["ended_at"]:
-            per_agent[a["agent_id"]].append((a["answered_at"], a["ended_at"]))
+        if a["agent_id"] is not None and a["connected_at"] and a["ended_at"]:
+            per_agent[a["agent_id"]].append((a["connected_at"], a["ended_at"]))
     for agent_id, spans in per_agent.items():
         spans.sort()
         for (_, end), (start, _) in pairwise(spans):

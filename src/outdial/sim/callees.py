@@ -69,6 +69,16 @@ PER_ATTEMPT = (
     Outcome.UNREACHABLE,
     Outcome.CARRIER_FAILURE,
 )
+DISTRIBUTIONS = (
+    "pdd",
+    "ring_answer",
+    "ring_reject",
+    "announcement",
+    "talk",
+    "machine_detect",
+    "handoff_after",
+    "agent_talk",
+)
 NATIVE_CAUSE = {
     Outcome.ANSWERED: "NORMAL_CLEARING",
     Outcome.ANSWERED_MACHINE: "NORMAL_CLEARING",
@@ -97,11 +107,16 @@ class CalleeModel:
     announcement: Dist = Dist("uniform", 4, 10)  # 关机/空号 announcements before release
     talk: Dist = Dist("lognormal", 45, 0.8)  # the script's conversation with a human
     machine_detect: Dist = Dist("fixed", 3)
+    handoff_share: float = 0.0  # of the people the script talks to, who ask for a human
+    handoff_after: Dist = Dist("uniform", 10, 40)  # script talk before the hand-off
+    agent_talk: Dist | None = None  # talk with the agent after a hand-off (default: talk)
     seed: int = 1
 
     def __post_init__(self) -> None:
         if sum(self.rates.values()) > 1.0 + 1e-9:
             raise ValueError("outcome rates add up to more than 1")
+        if not 0.0 <= self.handoff_share <= 1.0:
+            raise ValueError("handoff_share must be within 0 and 1")
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any], seed: int = 1) -> CalleeModel:
@@ -110,12 +125,23 @@ class CalleeModel:
             for k, v in spec.items()
             if k.endswith("_rate")
         }
-        dists = {
-            k: Dist.parse(v)
-            for k, v in spec.items()
-            if k in ("pdd", "ring_answer", "ring_reject", "announcement", "talk", "machine_detect")
-        }
-        return cls(rates=rates, seed=int(spec.get("seed", seed)), **dists)
+        dists = {k: Dist.parse(v) for k, v in spec.items() if k in DISTRIBUTIONS}
+        return cls(
+            rates=rates,
+            seed=int(spec.get("seed", seed)),
+            handoff_share=float(spec.get("handoff_share", 0.0)),
+            **dists,
+        )
+
+    def handoff(self, number: str, attempt: int) -> tuple[float, float] | None:
+        """(script talk before the hand-off, talk with the agent) if this person asks for a
+        human; drawn from its own stream, so the other draws stay as they were."""
+        if self.handoff_share <= 0.0:
+            return None
+        rng = _stream(self.seed, f"{number}#handoff", attempt)
+        if rng.random() >= self.handoff_share:
+            return None
+        return self.handoff_after.sample(rng), (self.agent_talk or self.talk).sample(rng)
 
     def trait(self, number: str) -> Outcome | None:
         """A persistent dead-number trait, or None for a working number."""

@@ -353,6 +353,7 @@ attempts = Table(
     Column("native_cause", String(64), nullable=False),
     Column("talk_seconds", Float, nullable=False),
     Column("abandoned", Boolean, nullable=False),
+    Column("connected_at", UTCDateTime()),
     Column("transferred_at", UTCDateTime()),
     Column("transfer_result", String(16)),
     Column("data", Json, nullable=False),

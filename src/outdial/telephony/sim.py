@@ -26,7 +26,9 @@ ANNOUNCED = (
     Outcome.IN_ARREARS,
 )
 FAST = (Outcome.BUSY, Outcome.CARRIER_FAILURE)
-ABANDON_AFTER = 2.0  # an answered caller hears silence this long, then hangs up
+PATIENCE = 2.0  # an answered caller hears silence this long, then hangs up
+HOLD_PATIENCE = 180.0  # a handed-off caller on hold nobody picks up hangs up after this
+RESUMED_TALK = 20.0  # the script's talk after a hand-off came back (takes a message)
 
 
 @dataclass
@@ -35,16 +37,21 @@ class SimCall:
     outcome: Outcome
     talk: float
     machine_detect: float
+    handoff: tuple[float, float] | None = None  # (script talk first, talk with the agent)
+    handed_off: bool = False
     answered_at: datetime | None = None
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
 class SimTelephony:
     """Implements the Telephony port with CalleeModel callees. ``speed`` > 1 shortens every
-    duration (for real-time demos); in virtual time leave it at 1."""
+    duration (for real-time demos); in virtual time leave it at 1. ``patience``: how long an
+    answered callee listens to silence before hanging up."""
 
-    def __init__(self, model: CalleeModel, clock: Clock, speed: float = 1.0):
-        self.model, self.clock, self.speed = model, clock, speed
+    def __init__(
+        self, model: CalleeModel, clock: Clock, speed: float = 1.0, patience: float = PATIENCE
+    ):
+        self.model, self.clock, self.speed, self.patience = model, clock, speed, patience
         self.calls: dict[str, SimCall] = {}
         self.dialed: Counter[str] = Counter()
         self._sinks: list[EventSink] = []
@@ -60,6 +67,8 @@ class SimTelephony:
         call = SimCall(
             request, outcome, self.model.talk.sample(rng), self.model.machine_detect.sample(rng)
         )
+        if outcome is Outcome.ANSWERED:
+            call.handoff = self.model.handoff(request.number, self.dialed[request.number])
         self.calls[request.call_id] = call
         if outcome in FAST:
             self._at(call, pdd, self._hangup, outcome)
@@ -88,17 +97,28 @@ class SimTelephony:
         self._hangup(call, outcome, cause)
 
     async def transfer_to_script(self, call_id: str, target: ScriptTarget) -> None:
+        """The script talks with the callee; a callee drawn to ask for a human is handed off
+        (HANDOFF event, then on hold) unless the call comes back from a hand-off."""
         call = self.calls.get(call_id)
         if call is None or call.answered_at is None:
             return
         self._cancel_timers(call)
         if call.outcome is Outcome.ANSWERED_MACHINE:
             self._at(call, call.machine_detect, self._hangup, Outcome.ANSWERED_MACHINE)
+        elif call.handed_off:
+            self._at(call, RESUMED_TALK, self._hangup, Outcome.ANSWERED)
+        elif call.handoff is not None and call.handoff[0] < call.talk:
+            self._at(call, call.handoff[0], self._hand_off)
         else:
             self._at(call, call.talk, self._hangup, Outcome.ANSWERED)
 
     async def bridge_to_agent(self, call_id: str, endpoint: str) -> None:
-        await self.transfer_to_script(call_id, ScriptTarget(0, endpoint, "", ""))
+        call = self.calls.get(call_id)
+        if call is None or call.answered_at is None:
+            return
+        self._cancel_timers(call)
+        talk = call.handoff[1] if call.handed_off and call.handoff else call.talk
+        self._at(call, talk, self._hangup, Outcome.ANSWERED)
 
     async def live_calls(self) -> set[str]:
         return set(self.calls)
@@ -124,8 +144,14 @@ class SimTelephony:
         call.answered_at = self.clock.now()
         machine = call.outcome is Outcome.ANSWERED_MACHINE
         self._emit(call, CallEventKind.ANSWERED, machine=machine)
-        # Nobody takes the call within the grace time: the caller hangs up on silence.
-        self._at(call, ABANDON_AFTER, self._hangup, Outcome.ABANDONED)
+        # Nobody takes the call: the caller hangs up on the silence, a normal clearing as any
+        # network reports it; the engine knows the call was waiting for an agent.
+        self._at(call, self.patience, self._hangup, Outcome.ANSWERED, "sim:caller_hung_up")
+
+    def _hand_off(self, call: SimCall) -> None:
+        call.handed_off = True
+        self._emit(call, CallEventKind.HANDOFF)
+        self._at(call, HOLD_PATIENCE, self._hangup, Outcome.ANSWERED)
 
     def _emit(self, call: SimCall, kind: CallEventKind, machine: bool = False) -> None:
         event = CallEvent(call.request.call_id, kind, self.clock.now(), machine=machine)

@@ -1,4 +1,5 @@
-"""robot-then-human transfers: a script's fallback and wait, an attempt's transfer
+"""robot-then-human transfers: a script's fallback and wait, an attempt's transfer and the
+instant an agent was connected
 
 Revision ID: 0004
 Revises: 0003
@@ -29,6 +30,7 @@ def upgrade() -> None:
         batch_op.alter_column('transfer_fallback', server_default=None)
         batch_op.alter_column('transfer_wait_seconds', server_default=None)
     with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('connected_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('transferred_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('transfer_result', sa.String(length=16), nullable=True))
 
@@ -37,6 +39,7 @@ def downgrade() -> None:
     with op.batch_alter_table('attempts', schema=None) as batch_op:
         batch_op.drop_column('transfer_result')
         batch_op.drop_column('transferred_at')
+        batch_op.drop_column('connected_at')
     with op.batch_alter_table('scripts', schema=None) as batch_op:
         batch_op.drop_column('transfer_wait_seconds')
         batch_op.drop_column('transfer_fallback')
