@@ -7,7 +7,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -192,6 +192,72 @@ def why(
         f"next eligible at: {answer['next_eligible_at'] or 'never'}"
         f"  (zones: {', '.join(answer['time_zones'])})"
     )
+
+
+def _option(metavar: str, text: str) -> Any:
+    return typer.Option(metavar=metavar, help=text)
+
+
+@app.command()
+def forecast(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id")],
+    data_dir: DataDir = Path("data"),
+    agents: Annotated[
+        str | None, _option("N", "Team size (default: the skill group's logged-in agents)")
+    ] = None,
+    answer_rate: Annotated[
+        str | None, _option("P", "Live answers per dial, 0 < P <= 1 (default: learnt)")
+    ] = None,
+    talk_seconds: Annotated[str | None, _option("S", "Mean talk seconds (default: learnt)")] = None,
+    acw_seconds: Annotated[
+        str | None, _option("S", "After-call work seconds (default: the campaign's)")
+    ] = None,
+    finish_by: Annotated[
+        str | None,
+        _option("WHEN", "ISO date-time with offset, or hours from now: find the agents needed"),
+    ] = None,
+    seeds: Annotated[str | None, _option("K", "Simulation seeds, 1-10 (default 3)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+) -> None:
+    """Forecast a campaign's remaining contacts: dialing hours, finish time, dials, connects,
+    abandonment, occupancy; with --finish-by, the agents needed."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from outdial.sim.forecast_report import forecast_json, forecast_tables
+
+    params = {
+        "agents": agents,
+        "answer_rate": answer_rate,
+        "talk_seconds": talk_seconds,
+        "acw_seconds": acw_seconds,
+        "finish_by": finish_by,
+        "seeds": seeds,
+    }
+    runtime = open_runtime(_settings(data_dir))
+    try:
+        tenant = runtime.services.campaigns_tenant(campaign_id)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"))
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("simulating the campaign", total=None)
+
+            def searching(text: str) -> None:
+                progress.update(task, description=f"searching the team: {text}")
+
+            answer = runtime.services.forecast.forecast(tenant, campaign_id, params, searching)
+    except OutdialError as exc:
+        for detail in exc.details:
+            err.print(f"[red]--{detail.field.replace('_', '-')}[/]: {detail.message}")
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from exc
+    finally:
+        runtime.store.close()
+    if json_out:
+        typer.echo(forecast_json(answer))
+        return
+    for table in forecast_tables(answer):
+        console.print(table)
+    for note in answer["notes"]:
+        console.print(f"[dim]note:[/] {note}")
 
 
 @app.command()

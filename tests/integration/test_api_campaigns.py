@@ -494,6 +494,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"agent_assignments": [{"agent_id": 1, "assign_count": -1}]},
         "agent_assignments[0].assign_count",
     ),
+    (
+        "agent assigned twice",
+        {"agent_assignments": [{"agent_id": 1}, {"agent_id": 1, "assign_count": 2}]},
+        "agent_assignments[1].agent_id",
+    ),
     ("line id 0", {"line_id": 0}, "line_id"),
     ("line id text", {"line_id": "first"}, "line_id"),
     ("webhook scheme", {"webhook_url": "ftp://hooks.example.com/x"}, "webhook_url"),
@@ -682,17 +687,25 @@ def test_robot_modes_need_line_and_script(api: Api) -> None:
 
 
 def test_manual_preview_needs_a_skill_group(api: Api) -> None:
+    """A preview campaign needs agents: a skill group, or agents assigned (得助 taskAgents)."""
     ids = make_catalog(api)
     body = {"name": "manual", "kind": "manual", "pacing_mode": "preview", "line_id": ids["line"]}
     made = create(api, body)
     resp = api.post(f"/campaigns/{made['id']}/start")
-    assert resp.status_code == 422 and fields(resp) == {"skill_group_id", "pacing_mode"}
+    assert resp.status_code == 422 and fields(resp) == {"skill_group_id"}
+    assert resp.json()["details"][0]["type"] == "missing"
+    assert api.ok(api.get(f"/campaigns/{made['id']}")) == made
     api.ok(api.patch(f"/campaigns/{made['id']}", {"skill_group_id": ids["skill_group"]}))
-    resp = api.post(f"/campaigns/{made['id']}/start")
-    assert resp.status_code == 422 and fields(resp) == {"pacing_mode"}
-    # Until manual tasks are in the engine, preview is refused rather than dialed blind.
-    assert resp.json()["details"][0]["type"] == "mode_unavailable"
-    assert api.ok(api.get(f"/campaigns/{made['id']}"))["state"] == "draft"
+    assert act(api, made["id"], "start")["state"] == "running"
+    assigned = create(
+        api,
+        {
+            **body,
+            "name": "manual, agents assigned",
+            "agent_assignments": [{"agent_id": ids["agent"], "assign_count": 5}],
+        },
+    )
+    assert act(api, assigned["id"], "start")["state"] == "running"
 
 
 def test_period_already_ended_blocks_start_and_resume(api: Api) -> None:

@@ -6,6 +6,7 @@ engine, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -159,3 +160,23 @@ def test_a_caller_who_hangs_up_while_waiting_for_an_agent_is_abandoned(
     stats = rig.services.campaigns.stats(rig.tenant, campaign_id)
     assert stats["attempts"]["abandoned"] == len(lost)
     rig.audited(campaign_id)
+
+
+def test_an_agent_who_presses_ready_takes_the_caller_already_waiting(
+    make_rig: RigFactory,
+) -> None:
+    """The desk hands a waiting caller to an agent who became ready through the agent API,
+    not only to one whose after-call work ended."""
+    rig = make_rig()
+    group, (agent_id,) = team(rig, 1, ready=False)
+    bot = script(rig, transfer_skill_group_id=group, transfer_wait_seconds=60)
+    callees = replace(CALLEES, handoff_share=1.0)
+    campaign_id = rig.campaign(people(1), script_id=bot)
+    handoff_at = rig.clock.now() + timedelta(seconds=1 + 5 + HANDOFF_AFTER)
+    ready_at = handoff_at + timedelta(seconds=20)
+    rig.at(ready_at, lambda: rig.services.agents.act(rig.tenant, agent_id, AgentAction.READY))
+    rig.run(campaign_id, callees, horizon_days=1)
+    (made,) = rig.attempts(campaign_id)
+    assert made["transferred_at"] == handoff_at
+    assert (made["transfer_result"], made["agent_id"]) == ("bridged", agent_id)
+    assert ready_at <= made["connected_at"] <= ready_at + timedelta(seconds=0.25)

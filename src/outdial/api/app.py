@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import outdial
 from outdial.api.errors import error_body, install_error_handlers
-from outdial.api.native import admin, campaigns, catalog, live
+from outdial.api.native import admin, campaigns, catalog, forecast, live, preview
 from outdial.domain import limits
 from outdial.services.container import Services
 
@@ -32,7 +32,7 @@ def create_app(services: Services, admin_key: str) -> FastAPI:
     app.add_middleware(_BodyLimit)
     api = APIRouter(prefix=API)
     api.add_api_route("/health", _health, methods=["GET"], tags=["system"])
-    for module in (admin, catalog, campaigns, live):
+    for module in (admin, catalog, campaigns, live, forecast, preview):
         api.include_router(module.router)
     app.include_router(api)
     return app

@@ -25,7 +25,11 @@ def readiness_problems(campaign: Mapping[str, Any], now: datetime) -> list[Field
         problems.append(
             FieldError("script_id", f"a script is required in {mode.value} mode", "missing")
         )
-    if mode in AGENT_MODES and campaign["skill_group_id"] is None:
+    if mode is PacingMode.PREVIEW:
+        if campaign["skill_group_id"] is None and not campaign["agent_assignments"]:
+            message = "a preview campaign needs agents: a skill group or agent_assignments"
+            problems.append(FieldError("skill_group_id", message, "missing"))
+    elif mode in AGENT_MODES and campaign["skill_group_id"] is None:
         problems.append(
             FieldError(
                 "skill_group_id", f"a skill group is required in {mode.value} mode", "missing"

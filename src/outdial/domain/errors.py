@@ -77,3 +77,10 @@ class Unauthenticated(OutdialError):
 class Forbidden(OutdialError):
     code = "forbidden"
     status = 403
+
+
+class NothingDue(NotFound):
+    """Nothing to hand out now (a preview agent asked for their next contact); the body says
+    when the next one is due, where known."""
+
+    code = "nothing_due"

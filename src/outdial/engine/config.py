@@ -16,22 +16,11 @@ from sqlalchemy import select
 from outdial.domain.calendar import Blackout, Schedule, parse_blackout, parse_windows
 from outdial.domain.outcomes import Outcome
 from outdial.domain.redial import RedialSettings, Rule
-from outdial.domain.schedule import PacingMode, RepeatBy, RoutingStrategy
+from outdial.domain.schedule import RepeatBy, RoutingStrategy
 from outdial.domain.transfer import TransferFallback
 from outdial.engine.ports import ScriptTarget
 from outdial.store.schema import blackout_calendars, lines, number_groups, redial_policies, scripts
 from outdial.store.store import Store
-
-DIALABLE_MODES = frozenset(
-    {
-        PacingMode.AGENTLESS,
-        PacingMode.FIXED,
-        PacingMode.PROGRESSIVE,
-        PacingMode.RATIO,
-        PacingMode.PREDICTIVE,
-    }
-)
-"""Pacing modes the runner dials now; preview (manual tasks) is not wired in yet."""
 
 
 @dataclass

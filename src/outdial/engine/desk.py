@@ -51,6 +51,9 @@ class AgentDesk:
             self.runner.ledger.agent_to_wrap(agent_id, at)
             acw = float(self.runner.campaign["acw_seconds"])
             loop = asyncio.get_running_loop()
+            earlier = self.timers.pop(agent_id, None)  # the agent ended an earlier wrap early
+            if earlier is not None:
+                earlier.cancel()
             self.timers[agent_id] = loop.call_later(acw, self._wrapped, agent_id)
         return waiting
 
@@ -65,6 +68,7 @@ class AgentDesk:
             return
         self.waiting[call_id] = waiting
         asyncio.get_running_loop().call_later(grace, self._give_up, call_id)
+        self.runner.poke()  # the runner looks for a ready agent while the caller waits
 
     def _connect(self, call_id: str, waiting: Waiting) -> bool:
         runner = self.runner
@@ -110,9 +114,14 @@ class AgentDesk:
             return
         if self.runner.pacer is not None:
             self.runner.pacer.observer.wrap_ended(float(self.runner.campaign["acw_seconds"]))
-        while self.waiting:  # a caller is waiting: the agent takes them at once
+        self.serve_waiting()
+        self.runner.poke()
+
+    def serve_waiting(self) -> None:
+        """Callers waiting go to agents now ready (after wrap-up, or who pressed ready through
+        the API), oldest first."""
+        while self.waiting:
             call_id, waiting = next(iter(self.waiting.items()))
             if not self._connect(call_id, waiting):
                 break
             self.waiting.pop(call_id)
-        self.runner.poke()

@@ -12,20 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
 from outdial.domain.eligibility import Eligibility
+from outdial.domain.errors import Conflict
 from outdial.domain.outcomes import ContactState, Outcome
 from outdial.domain.redial import Verdict
 from outdial.engine import statements as sql
 from outdial.services.common import new_uuid
 from outdial.services.stats import campaign_stats
 from outdial.store.schema import (
+    agents,
     attempts,
     campaigns,
     contact_phones,
     contacts,
     engine_workers,
+    previews,
 )
 from outdial.store.store import Store
 
@@ -335,11 +338,13 @@ class Ledger:
         caller_number: str,
         now: datetime,
         decide: Decide,
+        agent_id: int | None = None,
     ) -> OpenAttempt | Eligibility | None:
         """In one transaction: check the number (``decide`` sees its attempts today, its last
         attempt and whether it is on the DNC list), check line and campaign capacity, claim the
         contact and write the attempt. Returns the attempt; the Eligibility when ``decide``
-        refused; None when the line or campaign is full or the contact was taken."""
+        refused; None when the line or campaign is full or the contact was taken. ``agent_id``:
+        the agent the call is for from the start (preview)."""
         line_id, phone = campaign["line_id"], contact.phone
         with self.store.write() as conn:
             verdict = self._decide(conn, campaign, phone.number, now, decide)
@@ -369,7 +374,7 @@ class Ledger:
                     "number": phone.number,
                     "caller_number": caller_number,
                     "line_id": line_id,
-                    "agent_id": None,
+                    "agent_id": agent_id,
                     "worker_id": self.worker_id,
                     "call_id": attempt_uuid,
                     "created_at": now,
@@ -390,6 +395,7 @@ class Ledger:
             phone.number,
             line_id,
             now,
+            agent_id=agent_id,
         )
 
     def _decide(
@@ -584,6 +590,190 @@ class Ledger:
             },
         )
 
+    # --- preview (manual) tasks: engine/preview.py -------------------------------------------
+    # A Ledger whose worker id is agent_owner(agent_id) holds contacts in that agent's name.
+
+    def offer_preview(
+        self, campaign: dict[str, Any], agent_id: int, now: datetime, ttl: float, judge: Judge
+    ) -> PreviewOffer | None:
+        """In one transaction: lapse the campaign's expired holds, find the agent's next due
+        contact (their own first, then the pool) that may be dialed now by the engine's rules,
+        giving back those that may not (with their reason and time, as the runner does), hold
+        it for ``ttl`` seconds and reserve the agent. None when nothing is due now; Conflict
+        when the agent is no longer ready."""
+        seen: list[int] = []
+        with self.store.write() as conn:
+            expire_previews(conn, now, previews.c.campaign_id == campaign["id"])
+            for _ in range(PREVIEW_SCAN_BATCHES):
+                params = {"campaign_id": campaign["id"], "agent_id": agent_id, "now": now}
+                rows = conn.execute(
+                    sql.PREVIEW_CANDIDATES, {**params, "limit": PREVIEW_SCAN_BATCH, "seen": seen}
+                ).all()
+                if not rows:
+                    return None
+                seen += [r.id for r in rows]
+                for contact in _with_phones(conn, rows):
+                    lock = {"contact_id": contact.id, "now": now}
+                    if conn.scalar(sql.PREVIEW_LOCK, lock) is None:
+                        continue  # another agent's request holds it now
+                    decide = judge.check(contact)
+                    facts = number_facts(
+                        conn, campaign, contact.phone.number, decide.day_start, now
+                    )
+                    verdict = decide(*facts)
+                    if verdict.eligible:
+                        return self._hold(conn, campaign, agent_id, contact, now, ttl)
+                    put_back(conn, contact, judge.put_back(contact, verdict, facts[2]), now)
+        return None
+
+    def _hold(
+        self,
+        conn: Connection,
+        campaign: dict[str, Any],
+        agent_id: int,
+        contact: LeasedContact,
+        now: datetime,
+        ttl: float,
+    ) -> PreviewOffer:
+        until = now + timedelta(seconds=ttl)
+        if not conn.execute(sql.RESERVE_AGENT, {"agent_id": agent_id, "now": now}).rowcount:
+            raise Conflict(f"agent {agent_id} is no longer ready")
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.id == contact.id)
+            .values(lease_owner=self.worker_id, lease_expires_at=until)
+        )
+        preview_id = conn.scalar(
+            insert(previews)
+            .values(
+                tenant_id=campaign["tenant_id"],
+                campaign_id=campaign["id"],
+                contact_id=contact.id,
+                phone_id=contact.phone.id,
+                agent_id=agent_id,
+                state="previewing",
+                reason="",
+                expires_at=until,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(previews.c.id)
+        )
+        assert preview_id is not None
+        return PreviewOffer(preview_id, contact, until)
+
+    def preview_work(self, campaign_id: int, now: datetime) -> tuple[list[dict[str, Any]], bool]:
+        """A preview campaign's poll: the dial requests waiting for the engine, and whether a
+        hold has lapsed (the agent walked away, or nobody took the request in time)."""
+        with self.store.read() as conn:
+            rows = [
+                dict(r._mapping)
+                for r in conn.execute(sql.PREVIEW_WORK, {"campaign_id": campaign_id, "now": now})
+            ]
+        requests = [r for r in rows if r["state"] == "dial_requested" and r["expires_at"] > now]
+        return requests, len(requests) < len(rows)
+
+    def expire_previews(self, campaign_id: int, now: datetime) -> int:
+        with self.store.write() as conn:
+            return expire_previews(conn, now, previews.c.campaign_id == campaign_id)
+
+    def release_previews(self, campaign_id: int, reason: str, now: datetime) -> int:
+        with self.store.write() as conn:
+            return release_previews(conn, campaign_id, reason, now)
+
+    def take_preview(
+        self, preview: dict[str, Any], now: datetime, ttl: float
+    ) -> tuple[LeasedContact, str] | None:
+        """Take an agent's dial request: the contact's hold passes from the agent to this
+        worker (``ttl`` seconds, for the attempt's claim), the preview is dialing, and a pool
+        contact becomes the agent's own (its redials come back to them). Returns the contact
+        and the agent's endpoint; None when the request is gone (skipped, lapsed, released) or
+        the contact went elsewhere (the preview is then refused and the agent ready)."""
+        agent_id = preview["agent_id"]
+        with self.store.write() as conn:
+            taken = conn.execute(
+                update(previews)
+                .where(
+                    previews.c.id == preview["id"],
+                    previews.c.state == "dial_requested",
+                    previews.c.expires_at > now,
+                )
+                .values(state="dialing", updated_at=now)
+            ).rowcount
+            if not taken:
+                return None
+            moved = conn.execute(
+                update(contacts)
+                .where(
+                    contacts.c.id == preview["contact_id"],
+                    contacts.c.state == ContactState.PENDING.value,
+                    contacts.c.lease_owner == agent_owner(agent_id),
+                )
+                .values(
+                    lease_owner=self.worker_id,
+                    lease_expires_at=now + timedelta(seconds=ttl),
+                    assigned_agent_id=func.coalesce(contacts.c.assigned_agent_id, agent_id),
+                )
+            ).rowcount
+            if not moved:
+                end_preview(conn, preview["id"], "refused", "contact_unavailable", now)
+                move_agent(conn, agent_id, ("reserved",), "ready", now)
+                return None
+            endpoint = conn.scalar(select(agents.c.endpoint).where(agents.c.id == agent_id))
+        return self.leased_contact(preview["contact_id"]), str(endpoint or "")
+
+    def preview_attempt(self, preview_id: int, attempt_id: int, now: datetime) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                update(previews)
+                .where(previews.c.id == preview_id)
+                .values(attempt_id=attempt_id, updated_at=now)
+            )
+
+    def end_preview(
+        self,
+        preview_id: int,
+        state: str,
+        reason: str,
+        now: datetime,
+        agent: tuple[int, Sequence[str], str] | None = None,
+    ) -> None:
+        """End a preview; ``agent`` = (id, from states, to state) moves its agent on with it."""
+        with self.store.write() as conn:
+            end_preview(conn, preview_id, state, reason, now)
+            if agent is not None:
+                move_agent(conn, agent[0], agent[1], agent[2], now)
+
+    def move_agent(self, agent_id: int, sources: Sequence[str], target: str, now: datetime) -> bool:
+        with self.store.write() as conn:
+            return move_agent(conn, agent_id, sources, target, now)
+
+    def previews_dialing(self, campaign_id: int) -> list[dict[str, Any]]:
+        """The campaign's previews the engine took (to recover after a restart), each with
+        its attempt's uuid and outcome when it has one."""
+        query = (
+            select(previews, attempts.c.uuid.label("attempt_uuid"), attempts.c.outcome)
+            .outerjoin(attempts, attempts.c.id == previews.c.attempt_id)
+            .where(previews.c.campaign_id == campaign_id, previews.c.state == "dialing")
+        )
+        with self.store.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def agent_endpoint(self, agent_id: int) -> str:
+        with self.store.read() as conn:
+            return str(conn.scalar(select(agents.c.endpoint).where(agents.c.id == agent_id)) or "")
+
+    def open_attempt_of(self, contact_id: int, agent_id: int) -> dict[str, Any] | None:
+        """The contact's open attempt for the agent, if any (a preview taken before a crash)."""
+        query = select(attempts.c.id, attempts.c.uuid).where(
+            attempts.c.contact_id == contact_id,
+            attempts.c.agent_id == agent_id,
+            attempts.c.outcome.is_(None),
+        )
+        with self.store.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else dict(row._mapping)
+
 
 def number_facts(
     conn: Connection, campaign: dict[str, Any], number: str, day_start: datetime, now: datetime
@@ -620,3 +810,139 @@ def attempt_from_row(row: dict[str, Any]) -> OpenAttempt:
         row["transferred_at"],
         row["transfer_result"],
     )
+
+
+# --- preview (manual) tasks: shared with the services (engine/preview.py) -------------------
+
+PREVIEW_SCAN_BATCH = 20
+PREVIEW_SCAN_BATCHES = 10  # at most 200 due contacts looked at per request for a contact
+HELD = ("previewing", "dial_requested")
+"""Preview states in which the agent holds the contact (the engine has not taken it)."""
+
+
+def agent_owner(agent_id: int) -> str:
+    """The lease owner of a contact an agent holds for preview."""
+    return f"agent:{agent_id}"
+
+
+@dataclass(frozen=True)
+class PreviewOffer:
+    preview_id: int
+    contact: LeasedContact
+    expires_at: datetime
+
+
+class Judge(Protocol):
+    """The engine's dial-instant rules for a contact about to be offered for preview."""
+
+    def check(self, contact: LeasedContact) -> Decide: ...
+
+    def put_back(self, contact: LeasedContact, verdict: Eligibility, on_dnc: bool) -> Verdict:
+        """Where a contact that may not be dialed now goes (its wait, the next phone, or its
+        end)."""
+        ...
+
+
+def _with_phones(conn: Connection, rows: Sequence[Any]) -> list[LeasedContact]:
+    ids = [r.id for r in rows]
+    phones: dict[int, list[Phone]] = {i: [] for i in ids}
+    for p in conn.execute(sql.PHONES_OF, {"ids": ids}):
+        phones[p.contact_id].append(Phone(p.id, p.number, p.phone_group, p.attempt_count))
+    return [
+        LeasedContact(
+            r.id, r.uuid, r.timezone, r.phone_index, r.reason, r.next_eligible_at, phones[r.id]
+        )
+        for r in rows
+    ]
+
+
+def put_back(conn: Connection, contact: LeasedContact, verdict: Verdict, now: datetime) -> None:
+    """A contact that may not be dialed now: its wait and reason, its next phone, or its end
+    (a phone finished without a call was on the DNC list)."""
+    values: dict[str, Any] = {
+        "state": verdict.state.value,
+        "reason": verdict.reason,
+        "next_eligible_at": verdict.next_eligible_at,
+        "phone_index": verdict.phone_index,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if verdict.outcome is not None:
+        values["outcome"] = verdict.outcome.value
+    conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**values))
+    if verdict.phone_finished:
+        conn.execute(
+            update(contact_phones)
+            .where(contact_phones.c.id == contact.phone.id)
+            .values(state="finished", last_outcome=Outcome.DNC_BLOCKED.value)
+        )
+
+
+def move_agent(
+    conn: Connection, agent_id: int, sources: Sequence[str], target: str, now: datetime
+) -> bool:
+    """Move an agent to ``target`` if it is in one of ``sources`` now."""
+    params = {"agent_id": agent_id, "states": list(sources), "to": target, "now": now}
+    return bool(conn.execute(sql.AGENT_RESERVED_TO, params).rowcount)
+
+
+def end_preview(conn: Connection, preview_id: int, state: str, reason: str, now: datetime) -> bool:
+    """End a preview not ended yet (held, or taken by the engine)."""
+    return bool(
+        conn.execute(
+            update(previews)
+            .where(previews.c.id == preview_id, previews.c.state.in_([*HELD, "dialing"]))
+            .values(state=state, reason=reason[:200], ended_at=now, updated_at=now)
+        ).rowcount
+    )
+
+
+def end_hold(
+    conn: Connection,
+    preview: dict[str, Any],
+    state: str,
+    reason: str,
+    now: datetime,
+    contact_values: dict[str, Any] | None = None,
+) -> bool:
+    """End a preview the agent still holds: the contact is free again (with
+    ``contact_values``), the agent ready. False if it was not held any more."""
+    ended = conn.execute(
+        update(previews)
+        .where(previews.c.id == preview["id"], previews.c.state.in_(HELD))
+        .values(state=state, reason=reason[:200], ended_at=now, updated_at=now)
+    ).rowcount
+    if not ended:
+        return False
+    conn.execute(
+        update(contacts)
+        .where(
+            contacts.c.id == preview["contact_id"],
+            contacts.c.lease_owner == agent_owner(preview["agent_id"]),
+        )
+        .values(lease_owner=None, lease_expires_at=None, **(contact_values or {}))
+    )
+    move_agent(conn, preview["agent_id"], ("reserved",), "ready", now)
+    return True
+
+
+def expire_previews(conn: Connection, now: datetime, where: ColumnElement[bool]) -> int:
+    """Lapse the holds (``where``) whose time is up: the contact is free, the agent ready."""
+    rows = conn.execute(
+        select(previews).where(where, previews.c.state.in_(HELD), previews.c.expires_at <= now)
+    ).all()
+    lapsed = 0
+    for row in rows:
+        preview = dict(row._mapping)
+        why = "preview_timeout" if preview["state"] == "previewing" else "dial_not_taken"
+        lapsed += end_hold(conn, preview, "expired", why, now)
+    return lapsed
+
+
+def release_previews(conn: Connection, campaign_id: int, reason: str, now: datetime) -> int:
+    """End every hold of a campaign that stopped dialing (paused, cancelled, ended)."""
+    rows = conn.execute(
+        select(previews).where(previews.c.campaign_id == campaign_id, previews.c.state.in_(HELD))
+    ).all()
+    return sum(end_hold(conn, dict(r._mapping), "released", reason, now) for r in rows)

@@ -42,6 +42,7 @@ from outdial.engine.ports import (
     OriginateFailed,
     OriginateRequest,
 )
+from outdial.engine.preview import PreviewDialer
 
 if TYPE_CHECKING:
     from outdial.engine.worker import Worker
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("outdial.engine")
 S = CampaignState
 SPIN_LIMIT = 10_000
+WAITING_LOOK_SECONDS = 0.25  # callers wait at most 2 s: look for a ready agent this often
 DECISION_LOG_SECONDS = 2.0  # at most one pacing.decision event per campaign this often
 PACER_LAWS = {
     PacingMode.PROGRESSIVE: "progressive",
@@ -92,6 +94,7 @@ class CampaignRunner:
     desk: AgentDesk | None = None  # agent modes: routes answered calls to agents
     handoffs: AgentDesk | None = None  # agentless: routes a script's hand-offs to agents
     pacer: Pacer | None = None  # agent modes: how many calls to launch
+    preview: PreviewDialer | None = None  # preview: agents' own calls (engine/preview.py)
     next_decision_log: datetime | None = None
     _spins: int = 0
     _last_step: datetime | None = None
@@ -120,6 +123,8 @@ class CampaignRunner:
         for desk in (self.desk, self.handoffs):
             if desk is not None:
                 desk.close()  # agents still wrapping up are ready again
+        if self.preview is not None:
+            self.preview.close()
 
     async def _sleep(self) -> None:
         now = self.now()
@@ -166,6 +171,9 @@ class CampaignRunner:
     def _set_desk(self) -> None:
         """Agent modes: the desk of the campaign's skill group takes answered calls. Agentless:
         the desk of the script's transfer group takes the script's hand-offs."""
+        if PacingMode(self.campaign["pacing_mode"]) is PacingMode.PREVIEW:
+            self.desk = self.handoffs = None  # the agent who dialed takes the call
+            return
         agents_take_calls = PacingMode(self.campaign["pacing_mode"]) in AGENT_MODES
         script = self.config.script if self.config is not None else None
         group = self.campaign["skill_group_id"] if agents_take_calls else None
@@ -261,6 +269,10 @@ class CampaignRunner:
         return int(self.campaign["max_concurrency"]) - busy
 
     async def dial(self, now: datetime) -> None:
+        if PacingMode(self.campaign["pacing_mode"]) is PacingMode.PREVIEW:
+            self.preview = self.preview or PreviewDialer(self)
+            await self.preview.dial(now)
+            return
         config = self.config
         assert config is not None
         if self.reopens_at is not None and now < self.reopens_at:
@@ -273,6 +285,7 @@ class CampaignRunner:
                 self.wake_at(self.reopens_at)
                 self._release_hopper()
                 return
+        self._serve_waiting(now)
         free = wanted = self.agent_room(self.free_slots(now), now)
         while free > 0:
             contact = self.next_contact(now, free)
@@ -294,6 +307,14 @@ class CampaignRunner:
             self.pacer.dialed(now.timestamp(), wanted - free)
         if not self.active and not self.hopper:
             self.check_done(now)
+
+    def _serve_waiting(self, now: datetime) -> None:
+        """Callers waiting for an agent go to any agent ready now (one who pressed ready
+        through the API is seen here); look again soon while somebody waits."""
+        for desk in (self.desk, self.handoffs):
+            if desk is not None and desk.waiting:
+                desk.serve_waiting()
+                self.wake_at(now + timedelta(seconds=WAITING_LOOK_SECONDS))
 
     def agent_room(self, free: int, now: datetime) -> int:
         """How many calls the pacer launches now (robot modes: every free slot)."""
@@ -419,6 +440,8 @@ class CampaignRunner:
     def on_event(self, event: CallEvent) -> None:
         call = self.active.get(event.call_id)
         if call is None:
+            return
+        if self.preview is not None and self.preview.on_event(call, event):
             return
         if event.kind is CallEventKind.RINGING:
             call.attempt.ringing_at = event.at

@@ -18,6 +18,7 @@ from outdial.store.schema import (
     dnc_entries,
     events,
     lines,
+    previews,
 )
 
 b = bindparam
@@ -192,3 +193,57 @@ AGENT_WRAPPED = (
     .where(agents.c.id == b("agent_id"), agents.c.state == "after_call_work")
     .values(state="ready", state_changed_at=b("now"))
 )
+
+# --- preview (manual) tasks: engine/preview.py -----------------------------------------------
+
+PREVIEW_CANDIDATES = (
+    select(
+        contacts.c.id,
+        contacts.c.uuid,
+        contacts.c.timezone,
+        contacts.c.phone_index,
+        contacts.c.reason,
+        contacts.c.next_eligible_at,
+    )
+    .where(
+        contacts.c.campaign_id == b("campaign_id"),
+        contacts.c.state == "pending",
+        contacts.c.next_eligible_at <= b("now"),
+        or_(contacts.c.lease_owner.is_(None), contacts.c.lease_expires_at < b("now")),
+        or_(contacts.c.assigned_agent_id == b("agent_id"), contacts.c.assigned_agent_id.is_(None)),
+        contacts.c.id.not_in(b("seen", expanding=True)),
+    )
+    # The agent's own contacts first, then the pool; each by due time, then as added.
+    .order_by(contacts.c.assigned_agent_id.is_(None), contacts.c.next_eligible_at, contacts.c.id)
+    .limit(b("limit"))
+)
+"""Due contacts an agent may preview: their own, then unassigned ones (the pool). Not locked:
+each is locked as it is looked at (PREVIEW_LOCK), so agents asking at once share the list."""
+PREVIEW_LOCK = (
+    select(contacts.c.id)
+    .where(
+        contacts.c.id == b("contact_id"),
+        contacts.c.state == "pending",
+        contacts.c.next_eligible_at <= b("now"),
+        or_(contacts.c.lease_owner.is_(None), contacts.c.lease_expires_at < b("now")),
+    )
+    .with_for_update(skip_locked=True)
+)
+"""Lock one candidate still free; nothing if another request holds or took it."""
+PREVIEW_WORK = select(previews).where(
+    previews.c.campaign_id == b("campaign_id"),
+    previews.c.state.in_(["previewing", "dial_requested"]),
+    or_(previews.c.state == "dial_requested", previews.c.expires_at <= b("now")),
+)
+"""A preview campaign's poll: dial requests to take, and holds that have lapsed."""
+RESERVE_AGENT = (
+    update(agents)
+    .where(agents.c.id == b("agent_id"), agents.c.state == "ready")
+    .values(state="reserved", state_changed_at=b("now"))
+)
+AGENT_RESERVED_TO = (
+    update(agents)
+    .where(agents.c.id == b("agent_id"), agents.c.state.in_(b("states", expanding=True)))
+    .values(state=b("to"), state_changed_at=b("now"))
+)
+"""Move a previewing agent on (to on_call, after_call_work or ready) from the given states."""

@@ -18,7 +18,8 @@ from outdial.domain.campaign_state import (
 )
 from outdial.domain.errors import Conflict, FieldError, ValidationFailed
 from outdial.domain.schedule import PacingMode
-from outdial.engine.config import DIALABLE_MODES
+from outdial.engine.ledger import release_previews
+from outdial.services.assignment import assign_contacts
 from outdial.services.catalog import check_numbers_on_line, name_filter
 from outdial.services.common import Tenant, found, parse_choice
 from outdial.services.models import CampaignIn
@@ -73,6 +74,10 @@ class CampaignHooks(Hooks):
             values |= {"state": CampaignState.DRAFT.value, "state_reason": ""}
             values |= {"vendor": "native", "vendor_data": {}}
         return values
+
+    def after_write(self, conn: Connection, row: dict[str, Any], data: Any) -> None:
+        """Preview: the contacts follow the agent_assignments as they are now."""
+        assign_contacts(conn, row, row["updated_at"])
 
     def check_update(self, current: dict[str, Any]) -> None:
         if not is_editable(CampaignState(current["state"])):
@@ -144,6 +149,8 @@ class CampaignService(ResourceService):
             if action is LifecycleAction.CANCEL:
                 values["ended_at"] = now
             updated = self.rows.update(conn, tenant.id, campaign_id, {**values, "updated_at": now})
+            if action in (LifecycleAction.PAUSE, LifecycleAction.CANCEL):
+                release_previews(conn, campaign_id, f"campaign_{state.value}", now)
             return self.hooks.present(conn, [found(updated, "campaign", campaign_id)])[0]
 
     def _dial_problems(
@@ -152,12 +159,6 @@ class CampaignService(ResourceService):
         """The domain's readiness rules, then the line as stored now: enabled, not expired,
         and every chosen caller number still on it and enabled."""
         problems = readiness_problems(campaign, now)
-        if PacingMode(campaign["pacing_mode"]) not in DIALABLE_MODES:
-            message = (
-                f"pacing mode {campaign['pacing_mode']} routes answered calls to agents, "
-                "which this build does not do yet; use agentless or fixed"
-            )
-            problems.append(FieldError("pacing_mode", message, "mode_unavailable"))
         line_id = campaign["line_id"]
         if line_id is None:
             return problems

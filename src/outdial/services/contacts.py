@@ -22,6 +22,7 @@ from outdial.domain.errors import (
 )
 from outdial.domain.outcomes import ContactState
 from outdial.domain.phones import normalise
+from outdial.services.assignment import assign_contacts
 from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid, parse_choice
 from outdial.services.models import ContactAppendIn, ContactIn
 from outdial.services.validation import failed, validate
@@ -65,6 +66,7 @@ class ContactService:
             ids = self._insert(conn, tenant, campaign_id, parsed, accepted, now)
             if accepted:
                 self._reopen_if_completed(conn, campaign, now)
+                assign_contacts(conn, campaign, now)  # preview: to the agents by assign_count
         return _append_report(verdicts, ids, existing + len(accepted))
 
     def _campaign_for_append(
@@ -227,7 +229,18 @@ class ContactService:
             )
             if has_attempts is not None:
                 raise Conflict("this contact has been dialed; its attempts stay in the ledger")
+            self._check_not_previewed(conn, contact_id)
             conn.execute(delete(contacts).where(contacts.c.id == contact_id))
+
+    def _check_not_previewed(self, conn: Connection, contact_id: int) -> None:
+        """An agent reading the contact for preview keeps it until they dial or skip it."""
+        owner, until = conn.execute(
+            select(contacts.c.lease_owner, contacts.c.lease_expires_at).where(
+                contacts.c.id == contact_id
+            )
+        ).one()
+        if owner and owner.startswith("agent:") and until > self.clock.now():
+            raise Conflict(f"contact {contact_id} is being previewed by {owner}; try again later")
 
     def _get(
         self, conn: Connection, tenant: Tenant, campaign_id: int, contact_id: int

@@ -25,7 +25,9 @@ from outdial.services.credentials import CredentialService
 from outdial.services.dnc import DncService
 from outdial.services.eligibility import EligibilityService
 from outdial.services.events import EventService
+from outdial.services.forecast import ForecastService
 from outdial.services.pacing import PacingService
+from outdial.services.preview import PreviewService
 from outdial.services.resources import ResourceKind, ResourceService
 from outdial.services.secrets import SecretBox
 from outdial.services.tenants import TenantService
@@ -53,6 +55,8 @@ class Services:
     eligibility: EligibilityService
     events: EventService
     pacing: PacingService
+    preview: PreviewService
+    forecast: ForecastService
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
         """The tenant owning a campaign (operator tools on the data dir act in its name)."""
@@ -92,4 +96,6 @@ class Services:
             eligibility=EligibilityService(store, clock),
             events=EventService(store, clock),
             pacing=PacingService(store),
+            preview=PreviewService(store, clock),
+            forecast=ForecastService(store, clock),
         )

@@ -524,7 +524,12 @@ class RecallSkip(Input):
 
 class AgentAssignment(Input):
     agent_id: PositiveId
-    assign_count: int = Field(ge=0, le=limits.MAX_CONTACTS_PER_CAMPAIGN)
+    assign_count: int | None = Field(
+        None,
+        ge=0,
+        le=limits.MAX_CONTACTS_PER_CAMPAIGN,
+        description="contacts the agent gets in all (得助 assignNum); none: a share of the rest",
+    )
 
 
 def _default_phone_groups() -> list[PhoneGroup]:
@@ -593,6 +598,15 @@ class CampaignIn(Input):
         keys = [g.identify for g in v]
         if len(keys) != len(set(keys)):
             raise ValueError("phone group identify values must be unique")
+        return v
+
+    @field_validator("agent_assignments")
+    @classmethod
+    def _agents_once(cls, v: list[AgentAssignment]) -> list[AgentAssignment]:
+        for i, a in enumerate(v):
+            if any(b.agent_id == a.agent_id for b in v[:i]):
+                message = f"agent {a.agent_id} is assigned twice"
+                raise _item_error("CampaignIn", i, a.agent_id, message, "agent_id")
         return v
 
     # Cross-field rules are field validators on the later field, so an error names the field
@@ -713,6 +727,33 @@ class ContactOut(BaseModel):
     next_eligible_at: datetime | None
     attempt_count: int
     last_attempt_at: datetime | None
+    assigned_agent_id: int | None = Field(
+        None, description="preview (manual) campaigns: the agent the contact is assigned to"
+    )
     phones: list[PhoneOut]
     created_at: datetime
     updated_at: datetime
+
+
+# --- preview (manual) tasks ----------------------------------------------------------------
+
+
+class PreviewNextIn(Input):
+    campaign_id: PositiveId | None = Field(
+        None, description="take from this campaign only; default: any the agent works"
+    )
+    preview_seconds: int = Field(
+        120, ge=10, le=3600, description="how long the contact is held for the agent"
+    )
+
+
+class PreviewDialIn(Input):
+    contact_id: PositiveId
+
+
+class PreviewSkipIn(Input):
+    contact_id: PositiveId
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    retry_after_seconds: int = Field(
+        600, ge=0, le=30 * 86400, description="when the contact may be offered again"
+    )

@@ -57,6 +57,8 @@ class Cell:
     target: float = 0.03
     stagger_minutes: float = 0.0  # log-ins spread over the first minutes
     breaks: tuple[float, float, float] | None = None  # (share of agents, hour, minutes)
+    leads: int | None = None  # a finite list: no dial after the last lead, and the run ends
+    # when its last call is done (or at ``hours``, whichever comes first); None: unlimited
 
     def answer_rate_at(self, t: float) -> float:
         if self.answer_rate_end is None:
@@ -162,6 +164,8 @@ class Tally:
     run_live: int = 0  # over the whole shift: the campaign's FCC ratio
     run_abandons: int = 0
     buckets: list[list[float]] = field(default_factory=list)  # [live, abandons, busy·s, present·s]
+    end: float = 0.0  # when the run ended: ``hours``, or a finite list's last call done
+    last_dial: float = 0.0  # when the last dial was launched
 
 
 class CallCentre:
@@ -203,8 +207,19 @@ class CallCentre:
                 break
             self._advance(t)
             self._handle(kind, subject)
+            if self._list_done():
+                self.end = self.now
+                break
         self._advance(self.end)
+        self.tally.end = self.end
         return self.tally
+
+    def _list_done(self) -> bool:
+        """A finite list is done when every lead was dialed and its last call is over."""
+        leads = self.cell.leads
+        if leads is None or self.next_lead < leads:
+            return False
+        return not (self.pending or self.waiting or self.talking)
 
     def _plan_agents(self) -> None:
         cell = self.cell
@@ -301,6 +316,8 @@ class CallCentre:
         if self.pacer is None or self.now >= self.end:
             return
         launch = self.pacer.decide(self._observed(), self.now).launch
+        if self.cell.leads is not None:
+            launch = min(launch, self.cell.leads - self.next_lead)
         for _ in range(launch):
             self._dial(self.next_lead)
             self.next_lead += 1
@@ -312,6 +329,7 @@ class CallCentre:
         self.launched_at[index] = self.now
         self.pending += 1
         self.tally.dials += self.now >= self.warm
+        self.tally.last_dial = self.now
         self._push(self.now + doom.resolve, RESOLVE, index)
 
     def _resolved(self, call: int) -> None:

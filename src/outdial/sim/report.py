@@ -9,12 +9,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from outdial.domain.errors import ValidationFailed
 from outdial.sim.run import simulate
 from outdial.sim.scenario import load_scenario
 
 
 def run_with_progress(path: Path, database_url: str, console: Console) -> dict[str, Any]:
-    scenario = load_scenario(path)
+    try:
+        scenario = load_scenario(path)
+    except ValidationFailed as exc:  # a bad scenario: name the fields, exit 2
+        errors = Console(stderr=True)
+        for detail in exc.details:
+            errors.print(f"[red]{path.name}[/]: {detail.field}: {detail.message}")
+        raise SystemExit(2) from exc
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -60,3 +67,34 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         mark = "[green]yes[/]" if g["passed"] else "[red]no[/]"
         checks.add_row(name, mark, str(g["violations"]), (g["examples"] or [""])[0])
     console.print(checks)
+    if report.get("agents"):
+        console.print(_agents_table(report["agents"]))
+
+
+def _agents_table(team: dict[str, Any]) -> Table:
+    """The simulated team: where its logged-in hours went, ACW and breaks."""
+    table = Table("agents", "figure", title=f"Agents ({team['count']}, simulated)")
+    for label, key in (
+        ("logged in", "logged_in_hours"),
+        ("talking", "talk_hours"),
+        ("after-call work", "acw_hours"),
+        ("on break", "break_hours"),
+        ("ready, waiting", "idle_hours"),
+    ):
+        table.add_row(label, f"{team[key]:,.2f} h")
+    table.add_row(
+        "occupancy (talk + ACW) / logged in",
+        f"{team['occupancy']:.1%} ({team['occupancy_off_break']:.1%} off break)",
+    )
+    table.add_row(
+        "ACW mean / max / cap",
+        f"{team['mean_acw_seconds']:.1f} / {team['max_acw_seconds']:.1f} / "
+        f"{team['acw_cap_seconds']:g} s over {team['wraps']:,} calls",
+    )
+    table.add_row(
+        "breaks",
+        f"{team['breaks']} ({team['breaks_planned_minutes']:g} min planned), "
+        f"mean {team['mean_break_minutes']:.1f} min, "
+        f"{team['mean_break_delay_seconds']:.0f} s after due",
+    )
+    return table

@@ -10,18 +10,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from outdial.domain.agents import AgentAction
 from outdial.domain.campaign_state import LifecycleAction
 from outdial.engine.worker import EngineSettings, Worker
 from outdial.services.common import Tenant
 from outdial.services.container import Services
 from outdial.services.models import (
-    AgentIn,
     BlackoutCalendarIn,
     CampaignIn,
     ContactAppendIn,
@@ -29,10 +28,10 @@ from outdial.services.models import (
     LineIn,
     RedialPolicyIn,
     ScriptIn,
-    SkillGroupIn,
     TenantIn,
 )
 from outdial.services.validation import validate
+from outdial.sim.agents import SimTeam, create_team
 from outdial.sim.auditor import Audit, audit
 from outdial.sim.loop import LoopClock, VirtualEventLoop
 from outdial.sim.scenario import Scenario
@@ -55,6 +54,8 @@ class Simulation:
     stats: dict[str, Any]
     simulated_seconds: float
     wall_seconds: float
+    agents: dict[str, Any] | None = None  # the simulated team's figures (sim/agents.py)
+    team: SimTeam | None = None  # and its record, for a closer look
 
     def abandonment(self) -> float:
         """Abandoned / live answers (the FCC ratio; 0 for robot campaigns)."""
@@ -72,6 +73,7 @@ class Simulation:
             "simulated_seconds": round(self.simulated_seconds, 1),
             "peak_concurrency": self.audit.peak_concurrency,
             "wall_seconds": round(self.wall_seconds, 2),
+            **({"agents": self.agents} if self.agents is not None else {}),
         }
 
 
@@ -92,11 +94,21 @@ def simulate(
     try:
         upgrade(store.engine)
         services = Services.build(store, clock, base64.urlsafe_b64encode(os.urandom(32)))
-        tenant, campaign_id = _set_up(services, scenario)
-        worker = Worker(
-            store, clock, lambda line: SimTelephony(scenario.callees, clock), SIM_ENGINE
+        tenant, campaign_id, agent_ids = _set_up(services, scenario)
+        team = _team(services, tenant, campaign_id, scenario, agent_ids)
+
+        def drivers(line: dict[str, Any]) -> SimTelephony:
+            driver = SimTelephony(scenario.callees, clock)
+            if team is not None:  # the agents watch the calls the engine hands them
+                driver.subscribe(team.on_call_event)
+            return driver
+
+        worker = Worker(store, clock, drivers, SIM_ENGINE)
+        if team is not None:
+            team.nudge = partial(_poke, worker, campaign_id)
+        figures = loop.run_until_complete(
+            _run(worker, services, tenant, campaign_id, scenario, progress, team)
         )
-        loop.run_until_complete(_run(worker, services, tenant, campaign_id, scenario, progress))
         simulated = loop.time()
         found = audit(store, campaign_id)
         stats = services.campaigns.stats(tenant, campaign_id)
@@ -104,12 +116,35 @@ def simulate(
     finally:
         loop.close()
         store.close()
-    return Simulation(
-        scenario, campaign_id, state, found, stats, simulated, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    return Simulation(scenario, campaign_id, state, found, stats, simulated, wall, figures, team)
+
+
+def _team(
+    services: Services,
+    tenant: Tenant,
+    campaign_id: int,
+    scenario: Scenario,
+    agent_ids: list[int],
+) -> SimTeam | None:
+    if not agent_ids:
+        return None
+    cap = float(services.campaigns.get(tenant, campaign_id)["acw_seconds"])
+    until = scenario.horizon_hours * 3600
+    return SimTeam(
+        services, tenant, scenario.start, scenario.agents, agent_ids, scenario.seed, cap, until
     )
 
 
-def _set_up(services: Services, scenario: Scenario) -> tuple[Tenant, int]:
+def _poke(worker: Worker, campaign_id: int) -> None:
+    """An agent became ready: the runner looks at once (a production runner notices within its
+    state poll; the simulation's polls are minutes apart)."""
+    runner = worker.runners.get(campaign_id)
+    if runner is not None:
+        runner.poke()
+
+
+def _set_up(services: Services, scenario: Scenario) -> tuple[Tenant, int, list[int]]:
     tenant_body = {"name": f"sim-{scenario.name}"[:100], **scenario.tenant}
     tenant_body.setdefault("max_contacts_per_campaign", max(scenario.contact_count, 20_000))
     tenant = Tenant.from_row(services.tenants.create(validate(TenantIn, tenant_body)))
@@ -125,8 +160,9 @@ def _set_up(services: Services, scenario: Scenario) -> tuple[Tenant, int]:
         ),
         "redial_policy_id": make(services.redial_policies, RedialPolicyIn, scenario.redial_policy),
     }
+    agent_ids: list[int] = []
     if scenario.agents:
-        refs["skill_group_id"] = _agents(services, tenant, scenario.agents)
+        refs["skill_group_id"], agent_ids = create_team(services, tenant, scenario.agents.count)
     body = {**scenario.campaign, **{k: v for k, v in refs.items() if v is not None}}
     campaign_id = int(services.campaigns.create(tenant, validate(CampaignIn, body))["id"])
     for number in scenario.dnc:
@@ -140,22 +176,7 @@ def _set_up(services: Services, scenario: Scenario) -> tuple[Tenant, int]:
     if batch:
         services.contacts.append(tenant, campaign_id, ContactAppendIn(contacts=batch))
     services.campaigns.act(tenant, campaign_id, LifecycleAction.START)
-    return tenant, campaign_id
-
-
-def _agents(services: Services, tenant: Tenant, count: int) -> int:
-    """A skill group of ``count`` agents, logged in and ready."""
-    group = services.skill_groups.create(tenant, validate(SkillGroupIn, {"name": "agents"}))
-    for n in range(count):
-        body = {
-            "name": f"agent {n + 1}",
-            "endpoint": f"user/{1000 + n}",
-            "skill_group_ids": [group["id"]],
-        }
-        agent = services.agents.create(tenant, validate(AgentIn, body))
-        for action in (AgentAction.LOGIN, AgentAction.READY):
-            services.agents.act(tenant, agent["id"], action)
-    return int(group["id"])
+    return tenant, campaign_id, agent_ids
 
 
 async def _run(
@@ -165,8 +186,12 @@ async def _run(
     campaign_id: int,
     scenario: Scenario,
     progress: Progress | None,
-) -> None:
+    team: SimTeam | None,
+) -> dict[str, Any] | None:
+    """Run the campaign to its end or the horizon; the team's figures (None without agents)."""
     reporter = asyncio.ensure_future(_report(services, campaign_id, progress))
+    if team is not None:
+        team.begin()  # agents due at the start are in before the runner's first look
     try:
         await asyncio.wait_for(
             worker.run_campaign(campaign_id),
@@ -178,6 +203,7 @@ async def _run(
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporter
+    return team.stop() if team is not None else None
 
 
 async def _report(services: Services, campaign_id: int, progress: Progress | None) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from outdial.sim.agents import TeamSpec
 from outdial.sim.callees import CalleeModel
 
 
@@ -40,7 +41,8 @@ class Scenario:
     pools: tuple[NumberPool, ...] = ()
     contact_file: Path | None = None
     dnc: tuple[str, ...] = ()
-    agents: int = 0  # simulated agents, logged in and ready in one skill group from the start
+    agents: TeamSpec = field(default_factory=TeamSpec)  # one skill group (sim/agents.py)
+    seed: int = 1  # the agents' draws (the callee model carries its own)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def contacts(self) -> Iterator[dict[str, Any]]:
@@ -91,5 +93,6 @@ def load_scenario(path: Path) -> Scenario:
         ),
         contact_file=(path.parent / file) if file else None,
         dnc=tuple(data.get("dnc", {}).get("numbers", [])),
-        agents=int(data.get("agents", {}).get("count", 0)),
+        agents=TeamSpec.from_mapping(data.get("agents", {})),
+        seed=int(data.get("seed", 1)),
     )

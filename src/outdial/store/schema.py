@@ -382,3 +382,24 @@ engine_workers = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("heartbeat_at", UTCDateTime(), nullable=False),
 )
+
+previews = Table(
+    "previews",
+    metadata,
+    _pk(),
+    _tenant(),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("phone_id", Id, ForeignKey("contact_phones.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", Id, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt_id", Id, ForeignKey("attempts.id", ondelete="SET NULL")),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("dial_requested_at", UTCDateTime()),
+    Column("ended_at", UTCDateTime()),
+    *_stamps(),
+    Index(None, "campaign_id", "state"),
+    Index(None, "agent_id", "state"),
+)
+"""Preview (manual) tasks: an agent holds a contact, then dials or skips it (engine/preview.py)."""
