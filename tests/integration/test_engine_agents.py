@@ -121,5 +121,5 @@ def test_predictive_keeps_its_target_and_logs_its_decisions(tmp_path: Path) -> N
     assert "fallback to progressive" in reasons  # before 50 live answers were seen
     assert reasons & {"forecast", "progressive floor"}  # then the forecast
     forecast = next(d for d in logged if d["reason"] == "forecast")
-    assert {"pressure", "slack", "live_rate", "expected_free", "agents"} <= set(forecast["figures"])
+    assert {"risk", "slack", "live_rate", "expected_free", "agents"} <= set(forecast["figures"])
     assert logged[-1]["launched"] >= logged[0]["launched"]

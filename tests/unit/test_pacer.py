@@ -92,9 +92,9 @@ def test_predictive_uses_the_observers_estimates_and_the_pacers_target() -> None
     assert figures["live_rate"] == pytest.approx(0.25)
     assert figures["live_answers_seen"] == 60
     assert figures["talk_mean"] == pytest.approx(120.0)
-    assert figures["horizon"] == pytest.approx(9.0)  # the median answer delay learnt
+    assert figures["answer_delay"] == pytest.approx(9.0)  # the median answer delay learnt
     assert figures["target"] == 0.05
-    assert decision.launch > 10  # ahead of progressive: no abandon yet, pressure to spare
+    assert decision.launch > 10  # ahead of progressive: no abandon yet, risk to spare
 
 
 def test_predictive_sees_the_campaign_and_the_rolling_window() -> None:
@@ -105,7 +105,7 @@ def test_predictive_sees_the_campaign_and_the_rolling_window() -> None:
     later = pacer.decide(state(), 7200.0).figures  # two hours on: the window is empty
     assert later["campaign_abandonment"] == pytest.approx(0.1)
     assert later["window_abandonment"] == 0.0
-    assert later["pressure"] >= soon["pressure"]  # the window's brake is released
+    assert later["risk"] >= soon["risk"]  # the window's brake is released
 
 
 def test_abandons_hold_the_predictive_pacer_back() -> None:

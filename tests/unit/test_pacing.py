@@ -15,19 +15,21 @@ from outdial.domain.pacing import (
     AdaptSettings,
     DropCounts,
     Estimates,
+    FreeForecast,
     PacingDecision,
     PacingState,
     PredictiveSettings,
     adapt_step,
+    agent_weights,
     agentless,
+    allowed_risk,
+    binomial_tail,
     expected_free,
     fixed,
     free_within,
-    horizon,
     lines_per_agent,
     lognormal_cdf,
     predictive,
-    pressure,
     progressive,
     randomised_round,
     ratio,
@@ -341,7 +343,7 @@ def test_soft_power_counts_agents_about_to_be_free() -> None:
 BUSY = tuple(20.0 + 7 * i for i in range(14))  # 14 talking agents, 20–111 s into their calls
 ENDING = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)  # 6 agents in wrap-up, free within 6 s
 DEFAULTS = PredictiveSettings()
-# 8 abandons of slack left at 0.9 × 3 % of 1000 live answers: a pressure near 1, off the bounds.
+# 8 abandons of slack left at 0.9 × 3 % of 1000 live answers, off the bounds.
 MID = AbandonCounts(19, 1000)
 
 
@@ -350,39 +352,72 @@ def test_predictive_dials_ahead_of_agents_about_to_be_free() -> None:
     decision = predictive(state)
     assert progressive(state).launch == 0
     assert decision.launch > 0 and decision.reason == "forecast"
-    assert {"pressure", "slack", "horizon", "expected_free"} <= decision.figures.keys()
+    assert {"risk", "slack", "answer_delay", "expected_free"} <= decision.figures.keys()
     assert decision.figures["expected_free"] >= len(ENDING)
-    assert decision.figures["horizon"] == horizon(state, DEFAULTS) == 11.0
-    c, slack = pressure(state, DEFAULTS)
-    assert decision.figures["pressure"] == c and decision.figures["slack"] == slack
+    lam, slack = allowed_risk(state, DEFAULTS)
+    assert decision.figures["risk"] == lam and decision.figures["slack"] == slack
 
 
-def test_predictive_keeps_pressure_live_answers_per_idle_agent_in_flight() -> None:
-    state = team(ready=20, campaign=MID)
-    c, _ = pressure(state, DEFAULTS)
-    x = c * 20 / 0.35  # E(h) = 20 idle agents, no dial pending
-    assert x > 20 and x != math.floor(x)
-    assert predictive(state, u=0.0).launch == math.ceil(x)
-    assert predictive(state, u=1 - 1e-9).launch == math.floor(x)
-    draws = [(i + 0.5) / 1000 for i in range(1000)]
-    mean = sum(predictive(state, u=u).launch for u in draws) / len(draws)
-    assert mean == pytest.approx(x, abs=0.01)
-    figures = predictive(state).figures
-    assert figures["expected_free"] == 20.0 and figures["pressure"] == c
+def forecast_of(state: PacingState, settings: PredictiveSettings = DEFAULTS) -> FreeForecast:
+    delay = state.estimates.answer_delay
+    sets = [agent_weights(state, delay * f) for f in settings.spread]
+    return FreeForecast.of(state.ready - state.waiting, sets, settings.exact_up_to)
 
 
-def test_predictive_never_below_progressive_when_the_pressure_is_low() -> None:
+def test_predictive_launches_while_the_last_dial_is_within_the_risk() -> None:
+    state = team(talking=BUSY, wrapping=ENDING, campaign=MID)
+    lam, _ = allowed_risk(state, DEFAULTS)
+    forecast = forecast_of(state)
+    n = predictive(state).launch
+    assert forecast.risk(n - 1, 0.35) <= lam < forecast.risk(n, 0.35)
+
+
+def test_the_risk_of_a_dial_with_nobody_ahead_and_an_agent_ready_is_zero() -> None:
+    forecast = forecast_of(team(ready=1, talking=BUSY))
+    assert forecast.risk(0, 0.35) == 0.0
+    assert 0.0 < forecast.risk(1, 0.35) < forecast.risk(2, 0.35) < forecast.risk(10, 0.35) <= 1.0
+
+
+def test_the_risk_counts_busy_agents_by_their_chance_to_be_free() -> None:
+    """One agent ready, one in wrap-up ending in 1 s (free in time for sure), one dial ahead."""
+    state = team(agents=2, ready=1, wrapping=(1.0,))
+    forecast = forecast_of(state)
+    assert forecast.expected() == pytest.approx(2.0)
+    assert forecast.risk(1, 0.35) == 0.0  # two agents free, one live answer ahead at most
+    assert forecast.risk(2, 0.35) == pytest.approx(0.35**2)  # both ahead live
+
+
+def test_exact_and_normal_forecasts_agree_for_a_large_team() -> None:
+    state = team(agents=80, ready=10, talking=BUSY * 5, wrapping=ENDING)
+    exact = forecast_of(state, PredictiveSettings(exact_up_to=200))
+    normal = forecast_of(state, PredictiveSettings(exact_up_to=0))
+    assert exact.pmfs and normal.moments
+    assert normal.expected() == pytest.approx(exact.expected())
+    for ahead in (10, 30, 50):
+        assert normal.risk(ahead, 0.35) == pytest.approx(exact.risk(ahead, 0.35), abs=0.03)
+
+
+def test_binomial_tail_matches_its_definition() -> None:
+    for m, p in ((0, 0.3), (1, 0.5), (7, 0.3), (40, 0.05), (5, 1.0)):
+        tail = binomial_tail(m, p, 12)
+        expected = [
+            sum(math.comb(m, k) * p**k * (1 - p) ** (m - k) for k in range(f, m + 1))
+            for f in range(13)
+        ]
+        assert tail == pytest.approx(expected, abs=1e-12)
+
+
+def test_predictive_never_below_progressive_when_the_risk_is_low() -> None:
     state = team(ready=20, campaign=AbandonCounts(40, 1000))  # 13 abandons over the aim
-    c, slack = pressure(state, DEFAULTS)
-    assert slack < 0 and c * 20 / 0.35 < 20
+    _, slack = allowed_risk(state, DEFAULTS)
+    assert slack < 0
     decision = predictive(state)
-    assert decision.launch == progressive(state).launch == 20
-    assert decision.reason == "progressive floor"
+    assert decision.launch >= progressive(state).launch == 20
 
 
 def test_predictive_counts_pending_dials() -> None:
-    idle = predictive(team(ready=10, campaign=MID), u=0.0).launch
-    assert predictive(team(ready=10, campaign=MID, pending=5), u=0.0).launch == idle - 5
+    idle = predictive(team(ready=10, campaign=MID)).launch
+    assert predictive(team(ready=10, campaign=MID, pending=5)).launch <= idle - 5
     assert predictive(team(ready=10, campaign=MID, pending=10)).launch < idle
 
 
@@ -390,15 +425,15 @@ def test_predictive_holds_back_when_the_window_is_over_the_brake() -> None:
     state = team(talking=BUSY, wrapping=ENDING)
     over = team(talking=BUSY, wrapping=ENDING, window=AbandonCounts(40, 300))
     held, free = predictive(over), predictive(state)
-    assert held.figures["pressure"] < 0.1 * free.figures["pressure"]
+    assert held.figures["risk"] < 0.1 * free.figures["risk"]
     assert held.launch < free.launch
 
 
 def test_predictive_dials_harder_with_more_slack() -> None:
     lean = team(talking=BUSY, wrapping=ENDING, campaign=AbandonCounts(25, 1000))
     rich = team(talking=BUSY, wrapping=ENDING, campaign=AbandonCounts(0, 1000))
-    assert pressure(rich, DEFAULTS)[1] > pressure(lean, DEFAULTS)[1]
-    assert pressure(rich, DEFAULTS)[0] > pressure(lean, DEFAULTS)[0]
+    assert allowed_risk(rich, DEFAULTS)[1] > allowed_risk(lean, DEFAULTS)[1]
+    assert allowed_risk(rich, DEFAULTS)[0] > allowed_risk(lean, DEFAULTS)[0]
     assert predictive(rich).launch >= predictive(lean).launch
 
 
@@ -436,86 +471,58 @@ def test_predictive_fallback_thresholds_are_settings() -> None:
     assert predictive(state, loose).launch > 0
 
 
-# --- Predictive: the pressure and the horizon ----------------------------------------------------
+# --- Predictive: the allowed risk ----------------------------------------------------------------
 
 
-def test_pressure_is_the_base_at_no_slack_and_a_quiet_window() -> None:
+def test_risk_is_the_base_at_no_slack_and_a_quiet_window() -> None:
     state = team(campaign=AbandonCounts(27, 1000), window=AbandonCounts(0, 300))
-    c, slack = pressure(state, DEFAULTS)
+    lam, slack = allowed_risk(state, DEFAULTS)
     assert slack == pytest.approx(0.0, abs=1e-9)
-    assert c == pytest.approx(DEFAULTS.pressure)
+    assert lam == pytest.approx(DEFAULTS.risk)
 
 
-def test_pressure_is_an_integral_of_the_slack_scaled_by_the_window_noise() -> None:
+def test_risk_is_an_integral_of_the_slack_scaled_by_the_window_noise() -> None:
     quiet = team(campaign=MID, window=AbandonCounts(0, 300))
-    c, slack = pressure(quiet, DEFAULTS)
+    lam, slack = allowed_risk(quiet, DEFAULTS)
     assert slack == pytest.approx(8.0)
-    assert c == pytest.approx(0.3 * math.exp(0.5 * 8.0 / math.sqrt(0.03 * 300 + 1)))
+    scale = math.sqrt(0.03 * 300 + 1)
+    assert lam == pytest.approx(0.05 * math.exp(1.0 * min(8.0 / scale, 2.5)))
     # 20 abandons in a window of 300 answers: 6.5 beyond 1.5 × 3 %, a brake on top of the slack.
     braked = team(campaign=MID, window=AbandonCounts(20, 300))
-    expected = 0.3 * math.exp(0.5 * (8.0 - 6.5) / math.sqrt(0.03 * 300 + 1))
-    assert pressure(braked, DEFAULTS)[0] == pytest.approx(expected)
+    expected = 0.05 * math.exp(1.0 * (min(8.0 / scale, 2.5) - 6.5 / scale))
+    assert allowed_risk(braked, DEFAULTS)[0] == pytest.approx(expected)
 
 
-def test_pressure_is_clamped() -> None:
-    flush = team(campaign=AbandonCounts(0, 100_000))
+def test_a_restarted_runner_with_slack_and_an_empty_window_does_not_leap() -> None:
+    """The campaign's counts come from the ledger, the rolling hour is empty: the slack counts
+    at most slack_reach σ, so the risk stays well under its maximum."""
+    restarted = team(campaign=AbandonCounts(0, 5000), window=AbandonCounts(0, 0))
+    lam, slack = allowed_risk(restarted, DEFAULTS)
+    assert slack > 100
+    assert lam == pytest.approx(DEFAULTS.risk * math.exp(DEFAULTS.gain * DEFAULTS.slack_reach))
+    assert lam < DEFAULTS.risk_max
+
+
+def test_risk_is_clamped() -> None:
     broke = team(campaign=AbandonCounts(1000, 1000))
-    assert pressure(flush, DEFAULTS)[0] == pytest.approx(DEFAULTS.pressure_max)
-    assert pressure(broke, DEFAULTS)[0] == pytest.approx(DEFAULTS.pressure_min)
-    narrow = PredictiveSettings(pressure_min=0.1, pressure_max=0.5)
-    assert pressure(flush, narrow)[0] == pytest.approx(0.5)
-    assert pressure(broke, narrow)[0] == pytest.approx(0.1)
+    assert allowed_risk(broke, DEFAULTS)[0] == pytest.approx(DEFAULTS.risk_min)
+    narrow = PredictiveSettings(risk_min=0.01, risk_max=0.1)
+    flush = team(campaign=AbandonCounts(0, 100_000))
+    assert allowed_risk(flush, narrow)[0] == pytest.approx(0.1)
+    assert allowed_risk(broke, narrow)[0] == pytest.approx(0.01)
 
 
 @given(state=states(), extra=st.integers(0, 40), sooner=st.integers(0, 40))
-def test_more_slack_never_lowers_the_pressure(state: PacingState, extra: int, sooner: int) -> None:
+def test_more_slack_never_lowers_the_risk(state: PacingState, extra: int, sooner: int) -> None:
     campaign = state.campaign
     worse = replace(state, campaign=AbandonCounts(campaign.abandons + extra, campaign.live_answers))
-    c, slack = pressure(state, DEFAULTS)
-    c_worse, slack_worse = pressure(worse, DEFAULTS)
+    lam, slack = allowed_risk(state, DEFAULTS)
+    lam_worse, slack_worse = allowed_risk(worse, DEFAULTS)
     assert slack_worse == pytest.approx(slack - extra)
-    assert c_worse <= c
-    assert DEFAULTS.pressure_min - 1e-9 <= c_worse <= c <= DEFAULTS.pressure_max + 1e-9
+    assert lam_worse <= lam
+    assert DEFAULTS.risk_min - 1e-9 <= lam_worse <= lam <= DEFAULTS.risk_max + 1e-9
     window = AbandonCounts(state.window.abandons + sooner, state.window.live_answers)
-    assert pressure(replace(state, window=window), DEFAULTS)[0] <= c
-
-
-@pytest.mark.parametrize(
-    ("delay", "acw", "expected"),
-    [
-        (11.0, 10.0, 11.0),  # the median answer delay
-        (2.0, 10.0, 4.0),  # at least horizon_min
-        (30.0, 10.0, 12.0),  # at most the mean ACW + talk_reach
-        (30.0, 40.0, 20.0),  # and at most horizon_max
-        (11.0, 5.0, 7.0),
-        (11.0, 0.0, 2.0),  # the reach wins over horizon_min
-    ],
-)
-def test_horizon_is_the_answer_delay_within_bounds(
-    delay: float, acw: float, expected: float
-) -> None:
-    est = Estimates(live_rate=0.35, live_answers=400, answer_delay=delay, acw_mean=acw)
-    state = team(ready=3, talking=BUSY, estimates=est)
-    assert horizon(state, DEFAULTS) == pytest.approx(expected)
-    assert predictive(state).figures["horizon"] == pytest.approx(expected)
-
-
-def test_horizon_bounds_are_settings() -> None:
-    est = Estimates(answer_delay=30.0, acw_mean=40.0)
-    wide = PredictiveSettings(horizon_max=25.0)
-    assert horizon(team(estimates=est), wide) == 25.0
-    short = PredictiveSettings(talk_reach=0.5)
-    assert horizon(team(estimates=Estimates(answer_delay=30.0, acw_mean=6.0)), short) == 6.5
-
-
-@given(state=states())
-def test_horizon_stays_within_its_bounds(state: PacingState) -> None:
-    h = horizon(state, DEFAULTS)
-    reach = min(DEFAULTS.horizon_max, state.estimates.acw_mean + DEFAULTS.talk_reach)
-    assert h <= reach + 1e-9
-    assert h >= DEFAULTS.horizon_min or h == reach
-    if DEFAULTS.horizon_min <= state.estimates.answer_delay <= reach:
-        assert h == state.estimates.answer_delay
+    assert allowed_risk(replace(state, window=window), DEFAULTS)[0] <= lam
 
 
 # --- Predictive: properties ----------------------------------------------------------------------
@@ -524,7 +531,7 @@ def test_horizon_stays_within_its_bounds(state: PacingState) -> None:
 @settings(max_examples=200, deadline=None)
 @given(state=states(), u=st.floats(0, 1, exclude_max=True))
 def test_predictive_between_progressive_and_capacity(state: PacingState, u: float) -> None:
-    launch = predictive(state, u=u).launch
+    launch = predictive(state).launch
     assert progressive(state).launch <= launch <= state.capacity
     assert launch <= ratio(state, 1e9).launch or state.ready == 0
 
@@ -534,7 +541,7 @@ def test_predictive_between_progressive_and_capacity(state: PacingState, u: floa
 def test_predictive_is_progressive_when_it_falls_back(state: PacingState, u: float) -> None:
     est = state.estimates
     if state.agents < 5 or est.live_answers < 50 or est.live_rate <= 0:
-        decision = predictive(state, u=u)
+        decision = predictive(state)
         assert decision.launch == progressive(state).launch
         assert decision.reason.startswith("fallback to progressive")
 
@@ -552,4 +559,4 @@ def test_predictive_never_dials_more_with_more_abandons(
     campaign = AbandonCounts(state.campaign.abandons + extra, state.campaign.live_answers)
     window = AbandonCounts(state.window.abandons + sooner, state.window.live_answers)
     worse = replace(state, campaign=campaign, window=window)
-    assert predictive(worse, u=u).launch <= predictive(state, u=u).launch
+    assert predictive(worse).launch <= predictive(state).launch

@@ -18,8 +18,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from statistics import NormalDist
 
 EPSILON = 1e-9
+UNIT_NORMAL = NormalDist()
 ADAPT_SAMPLES = 15  # VICIdial keeps the last 15 one-second samples ...
 ADAPT_PERIOD_SECONDS = 15  # ... and recomputes the dial level every 15 s (§3.6)
 
@@ -344,14 +346,16 @@ def soft_power(
 @dataclass(frozen=True)
 class PredictiveSettings:
     aim: float = 0.9  # steer abandonment to aim × target, leaving room for noise
-    pressure: float = 0.3  # c₀: live answers in flight per agent about to be free, at no slack
-    gain: float = 0.5  # feedback: log-change of the pressure per unit of scaled slack
-    pressure_min: float = 0.02
-    pressure_max: float = 3.0
+    risk: float = 0.05  # λ₀: the abandonment risk a new dial may carry, at no slack
+    gain: float = 1.0  # feedback: log-change of the risk per unit of scaled slack
+    risk_min: float = 0.001
+    risk_max: float = 0.9
+    slack_reach: float = 2.5  # at most this many σ of slack count (a runner that restarted
+    # with a campaign's slack and an empty rolling window must not leap to the maximum)
     brake: float = 1.5  # the rolling window over brake × target: back off per abandon beyond
-    horizon_min: float = 4.0  # the look-ahead h is the learnt median answer delay, within
-    horizon_max: float = 20.0  # [horizon_min, horizon_max] seconds, and at most
-    talk_reach: float = 2.0  # this far past the mean ACW: talk ends are counted only if sure
+    spread: tuple[float, ...] = (0.7, 1.0, 1.4)  # when a new dial is answered: these multiples
+    # of the learnt median answer delay, equally likely (the answer delay's spread, ±0.84 σ)
+    exact_up_to: int = 30  # agents counted exactly (Poisson-binomial); more: normal approximation
     min_agents: int = 5  # fewer agents: progressive (dialing.md §6.3 item 5)
     min_live_answers: int = 50  # fewer live answers seen: progressive (ibid.)
 
@@ -367,70 +371,65 @@ def _fallback(state: PacingState, settings: PredictiveSettings) -> str | None:
     return None
 
 
-def pressure(state: PacingState, settings: PredictiveSettings) -> tuple[float, float]:
-    """(live answers to keep in flight per agent about to be free, the campaign's slack).
+def allowed_risk(state: PacingState, settings: PredictiveSettings) -> tuple[float, float]:
+    """(the abandonment risk a new dial may carry, the campaign's slack).
 
     An integral controller on abandonment: the slack is the abandons the campaign may still
-    spend at ``aim·α`` (``aim·α·A − X``, the integral of the error); the pressure is
-    ``c₀·exp(gain·slack/σ)``, so every live answer connected lets the dialer lean forward a little
-    and every abandon pulls it back, ``σ = √(α·A_w + 1)`` the noise of an hour's abandons (A_w
-    the live answers in the rolling window) so a big team is not jerked about by each abandon;
-    the campaign settles where the realised rate is the aim whatever the team, list or talk
-    times. When the rolling window runs above ``brake·α`` the
-    pressure drops further per abandon beyond it, so an hour's burst cannot hide behind a good
-    campaign average. Bounded (anti-windup) by ``pressure_min`` and ``pressure_max``."""
+    spend at ``aim·α`` (``aim·α·A − X``, the integral of the error); the allowed risk is
+    ``λ₀·exp(gain·slack/σ)``, ``σ = √(α·A_w + 1)`` the noise of an hour's abandons (A_w the live
+    answers in the rolling window), so every live answer connected lets the dialer lean forward a
+    little and every abandon pulls it back, and the campaign settles where the realised rate is
+    the aim whatever the team, list or talk times. slack/σ counts at most ``slack_reach``. When
+    the rolling window runs above ``brake·α`` the risk drops further per abandon beyond it, so an
+    hour's burst cannot hide behind a good campaign average. Bounded by ``risk_min`` and
+    ``risk_max``."""
     slack = state.campaign.slack(settings.aim * state.target)
     window = state.window
     beyond = max(0.0, window.abandons - settings.brake * state.target * window.live_answers)
     scale = math.sqrt(state.target * window.live_answers + 1.0)
-    log_c = math.log(settings.pressure) + settings.gain * (slack - beyond) / scale
-    low, high = math.log(settings.pressure_min), math.log(settings.pressure_max)
-    return math.exp(min(max(log_c, low), high)), slack
+    push = min(slack / scale, settings.slack_reach) - beyond / scale
+    log_r = math.log(settings.risk) + settings.gain * push
+    low, high = math.log(settings.risk_min), math.log(settings.risk_max)
+    return math.exp(min(max(log_r, low), high)), slack
 
 
-def horizon(state: PacingState, settings: PredictiveSettings) -> float:
-    """How far ahead agents are counted as free: the learnt median answer delay, so a call
-    launched now is answered about when the agents counted for it are free."""
-    est = state.estimates
-    reach = min(settings.horizon_max, est.acw_mean + settings.talk_reach)
-    return min(max(est.answer_delay, settings.horizon_min), reach)
+def predictive(state: PacingState, settings: PredictiveSettings | None = None) -> PacingDecision:
+    """Predictive pacing with an abandonment target (dialing.md §3.3, §3.4; issue 5).
 
-
-def predictive(
-    state: PacingState, settings: PredictiveSettings | None = None, u: float = 0.5
-) -> PacingDecision:
-    """Predictive pacing with an abandonment target (dialing.md §3.3, §3.7; issue 5).
-
-    Forecast the agents free within ``h`` (the learnt median answer delay): ready now, less the
-    answered calls waiting, plus each agent in wrap-up whose ACW ends within ``h`` and each
-    talking agent with the probability, under the learnt talk distribution and given the talk
-    elapsed, that the call and the mean ACW end within ``h`` (EIS, §3.3). Keep ``c·E(h)/p̂``
-    dials in flight, ``p̂`` the learnt live-answer rate, so that about ``c`` live answers arrive
-    per agent about to be free; launch the difference with the dials pending, randomised-rounded
-    with ``u`` (§3.7). ``c`` is the abandonment feedback of :func:`pressure`. Never fewer than
-    progressive (which cannot abandon), never beyond capacity; progressive below ``min_agents``
-    agents or before ``min_live_answers`` live answers (§6.3 item 5)."""
+    Launch the most new dials each of which, if answered live, finds an agent free with
+    probability at least ``1 − λ`` (``λ`` from :func:`allowed_risk`). A new dial is answered
+    about the learnt answer delay ``D`` after launch (taken at the quantiles of ``spread``); by
+    then the agents free are the ready ones less the answered calls waiting, plus each agent in
+    wrap-up whose ACW ends within ``D`` and each talking agent with the probability, under the
+    learnt talk distribution and given the talk elapsed, that the call and the mean ACW end
+    within ``D`` (EIS, §3.3); the dials already pending ahead of it bring Binomial(R, p̂) live
+    answers. The risk of the k-th new dial is P(live answers ahead ≥ agents free), averaged over
+    D. Never fewer calls than progressive (which cannot abandon), never beyond capacity;
+    progressive below ``min_agents`` agents or before ``min_live_answers`` live answers (§6.3
+    item 5)."""
     settings = settings or PredictiveSettings()
     floor = state.free_now
     why_not = _fallback(state, settings)
     if why_not is not None:
         return decide("predictive", state, floor, why_not)
-    c, slack = pressure(state, settings)
-    h = horizon(state, settings)
-    free = expected_free(state, h)
+    lam, slack = allowed_risk(state, settings)
     est = state.estimates
-    x = max(0.0, c * free / est.live_rate - state.pending)
-    n = randomised_round(x, u)
+    delay = max(est.answer_delay, 1.0)
+    base = state.ready - state.waiting
+    forecast = FreeForecast.of(
+        base, [agent_weights(state, delay * f) for f in settings.spread], settings.exact_up_to
+    )
+    n = forecast.launches(est.live_rate, state.pending, lam, state.capacity)
     reason = "forecast" if n > floor else "progressive floor"
     return decide(
         "predictive",
         state,
         max(n, floor),
         reason,
-        pressure=c,
+        risk=lam,
         slack=slack,
-        horizon=h,
-        expected_free=free,
+        answer_delay=delay,
+        expected_free=forecast.expected(),
         live_rate=est.live_rate,
         live_answers_seen=float(est.live_answers),
         talk_mean=est.talk_mean,
@@ -438,3 +437,90 @@ def predictive(
         campaign_abandonment=state.campaign.ratio(),
         window_abandonment=state.window.ratio(),
     )
+
+
+@dataclass(frozen=True)
+class FreeForecast:
+    """Agents free when a new dial is answered, at each answer-delay quantile: ``base`` plus a
+    Poisson-binomial sum of the busy agents' weights — its distribution for a small team, its
+    mean and variance (normal approximation) for a large one."""
+
+    base: int
+    pmfs: tuple[tuple[float, ...], ...] = ()  # exact: P(S = s) per quantile
+    moments: tuple[tuple[float, float], ...] = ()  # normal: (mean, variance) of S per quantile
+
+    @classmethod
+    def of(cls, base: int, sets: Sequence[Sequence[float]], exact_up_to: int) -> FreeForecast:
+        busy = max((sum(1 for w in ws if w > EPSILON) for ws in sets), default=0)
+        if busy + max(base, 0) <= exact_up_to:
+            return cls(base, pmfs=tuple(poisson_binomial(ws) for ws in sets))
+        moments = tuple((sum(ws), sum(w * (1.0 - w) for w in ws)) for ws in sets)
+        return cls(base, moments=moments)
+
+    def expected(self) -> float:
+        if self.pmfs:
+            means = [sum(s * q for s, q in enumerate(pmf)) for pmf in self.pmfs]
+        else:
+            means = [m for m, _ in self.moments]
+        return self.base + sum(means) / len(means)
+
+    def risk(self, ahead: int, p: float) -> float:
+        """P(the live answers among ``ahead`` earlier dials take every agent free), averaged
+        over the quantiles: the chance a new dial, answered live, finds nobody."""
+        if self.pmfs:
+            tail = binomial_tail(ahead, p, self.base + max(len(pmf) for pmf in self.pmfs))
+            risks = [
+                sum(
+                    q * (1.0 if self.base + s <= 0 else tail[self.base + s])
+                    for s, q in enumerate(pmf)
+                )
+                for pmf in self.pmfs
+            ]
+        else:
+            mean_l, var_l = ahead * p, ahead * p * (1.0 - p)
+            risks = [
+                UNIT_NORMAL.cdf((mean_l - self.base - m + 0.5) / math.sqrt(var_l + v + EPSILON))
+                for m, v in self.moments
+            ]
+        return sum(risks) / len(risks)
+
+    def launches(self, p: float, pending: int, lam: float, capacity: int) -> int:
+        """The most new dials (≤ capacity) whose last one carries a risk within ``lam``: the
+        k-th new dial has ``pending + k − 1`` dials ahead of it (the risk grows with k)."""
+        low, high = 0, capacity
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.risk(pending + mid - 1, p) <= lam:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+
+def poisson_binomial(weights: Sequence[float]) -> tuple[float, ...]:
+    """P(S = s) for S a sum of independent Bernoulli(w_j)."""
+    pmf = [1.0]
+    for w in weights:
+        if w <= EPSILON:
+            continue
+        nxt = [0.0] * (len(pmf) + 1)
+        for k, q in enumerate(pmf):
+            nxt[k] += q * (1.0 - w)
+            nxt[k + 1] += q * w
+        pmf = nxt
+    return tuple(pmf)
+
+
+def binomial_tail(m: int, p: float, upto: int) -> list[float]:
+    """[P(Binomial(m, p) ≥ f) for f in 0..upto]."""
+    tail = [1.0] + [0.0] * max(upto, 0)
+    if m <= 0:
+        return tail
+    if p >= 1.0 - EPSILON:
+        return [1.0 if f <= m else 0.0 for f in range(upto + 1)]
+    q, odds, acc = (1.0 - p) ** m, p / (1.0 - p), 1.0
+    for f in range(1, upto + 1):
+        acc -= q  # drop P(Binomial = f − 1)
+        tail[f] = max(acc, 0.0)
+        q = q * (m - f + 1) / f * odds if f <= m else 0.0
+    return tail

@@ -115,4 +115,4 @@ class Pacer:
             return pacing.ratio(state, self.ratio, self._u)
         if self.law == "vicidial-adapt":
             return self.adapt.decide(state, now, self.observer)
-        return pacing.predictive(state, self.settings, self._u)
+        return pacing.predictive(state, self.settings)

@@ -39,7 +39,8 @@ TARGETS = {
     (100, 0.60): 0.965,
 }
 MARKOV_TARGETS = {5: 0.797, 20: 0.876, 100: 0.947}  # within 1 point of the MDP optimum
-RATIO_RANGE = (1.0, 12.0)
+RATIO_REACH = 2.5  # a fixed ratio is tuned within k ∈ [1, RATIO_REACH / p]: up to 2.5 expected
+# live answers per ready agent, so the bisection's steps are as fine for every answer rate
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def summarise(cell: Cell, policy: str, runs: list[dict[str, Any]], ratio: float)
 def tune_ratio(cell: Cell, plan: Plan, run: Runner) -> float:
     """The largest k (power k·I) whose run-average abandonment is within the target, by
     bisection on the benchmark's own seeds (dialing.md §6.1)."""
-    low, high = RATIO_RANGE
+    low, high = 1.0, max(1.0, RATIO_REACH / cell.answer_rate)
     for _ in range(plan.tuning_steps):
         middle = (low + high) / 2
         jobs = [Job(cell, "ratio-tuned", middle, s) for s in seeds(cell, plan)]

@@ -40,7 +40,7 @@ def campaign_pacing(
 ) -> Any:
     """The campaign's team (each agent's state, and counts per state) and the pacer's latest
     decisions, newest first (``?limit=``, 1–500, default 20): law, calls launched, reason, and
-    the figures it used (agents, ready, pending, live rate, pressure, slack, abandonment …)."""
+    the figures it used (agents, ready, pending, live rate, allowed risk, slack, abandonment …)."""
     _, params = query_page(request, ("limit",))
     raw = params.get("limit", "20")
     try:
