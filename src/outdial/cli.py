@@ -304,7 +304,7 @@ def bench_pacing(
     plan = bench.Plan.make(quick)
     if quick:
         console.print(
-            "[yellow]quick plan: fewer replications and 3-h shifts; figures are noisier[/]"
+            "[yellow]quick plan: fewer replications and 2.5-h shifts; figures are noisier[/]"
         )
     with Progress(console=console) as progress:
         task = progress.add_task("pacing benchmark", total=bench.job_count(plan))

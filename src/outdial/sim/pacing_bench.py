@@ -53,7 +53,7 @@ class Plan:
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, {5: 4, 20: 1, 100: 1}, 3.0, 4)
+            return cls(True, {5: 3, 20: 1, 100: 1}, 2.5, 4)
         return cls(False, {5: 40, 20: 10, 100: 3}, 8.0, 8)
 
 
