@@ -237,17 +237,7 @@ class Ledger:
         phone_finished: bool,
     ) -> None:
         """Move a leased contact on without a call (DNC hit, or no time left to dial)."""
-        values: dict[str, Any] = {
-            "state": verdict.state.value,
-            "reason": verdict.reason,
-            "next_eligible_at": verdict.next_eligible_at,
-            "phone_index": verdict.phone_index,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": now,
-        }
-        if verdict.outcome is not None:
-            values["outcome"] = verdict.outcome.value
+        values = unleased(verdict, now)
         with self.store.write() as conn:
             conn.execute(
                 update(contacts)
@@ -856,9 +846,8 @@ def _with_phones(conn: Connection, rows: Sequence[Any]) -> list[LeasedContact]:
     ]
 
 
-def put_back(conn: Connection, contact: LeasedContact, verdict: Verdict, now: datetime) -> None:
-    """A contact that may not be dialed now: its wait and reason, its next phone, or its end
-    (a phone finished without a call was on the DNC list)."""
+def unleased(verdict: Verdict, now: datetime) -> dict[str, Any]:
+    """A contact's row moved on by a verdict, its lease let go."""
     values: dict[str, Any] = {
         "state": verdict.state.value,
         "reason": verdict.reason,
@@ -870,6 +859,13 @@ def put_back(conn: Connection, contact: LeasedContact, verdict: Verdict, now: da
     }
     if verdict.outcome is not None:
         values["outcome"] = verdict.outcome.value
+    return values
+
+
+def put_back(conn: Connection, contact: LeasedContact, verdict: Verdict, now: datetime) -> None:
+    """A contact that may not be dialed now: its wait and reason, its next phone, or its end
+    (a phone finished without a call was on the DNC list)."""
+    values = unleased(verdict, now)
     conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**values))
     if verdict.phone_finished:
         conn.execute(

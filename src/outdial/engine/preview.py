@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from outdial.domain.calendar import local_day_start
 from outdial.domain.campaign_state import CampaignState
-from outdial.domain.eligibility import DialFacts, Eligibility, eligibility
+from outdial.domain.eligibility import Eligibility
 from outdial.domain.outcomes import ContactState, Outcome
 from outdial.domain.redial import Verdict, after_attempt
 from outdial.engine.config import CampaignConfig
+from outdial.engine.dial_check import DialCheck
 from outdial.engine.ledger import LeasedContact, OpenAttempt
 from outdial.engine.ports import CallEvent, CallEventKind
 
@@ -44,44 +44,6 @@ DONE_CHECK_SECONDS = 5.0  # look for completion at least this often
 AGENT_BUSY = ("reserved", "on_call")
 
 
-class PreviewCheck:
-    """The engine's dial-instant rules for one contact (as the runner's DialCheck), from the
-    campaign's settings; used when a contact is offered and again when it is dialed."""
-
-    def __init__(
-        self,
-        campaign: dict[str, Any],
-        config: CampaignConfig,
-        contact: LeasedContact,
-        now: datetime,
-    ):
-        self.campaign, self.config, self.contact, self.now = campaign, config, contact, now
-        self.zones = config.zones_for(contact.phone.number, contact.timezone)
-        self.day_start = local_day_start(now, self.zones[0])
-        self.on_dnc = False
-
-    def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility:
-        self.on_dnc = on_dnc
-        campaign = self.campaign
-        return eligibility(
-            DialFacts(
-                at=self.now,
-                campaign_state=CampaignState(campaign["state"]),
-                contact_state=ContactState.PENDING,
-                contact_reason=self.contact.reason,
-                next_eligible_at=self.contact.next_eligible_at,
-                schedule=self.config.schedule,
-                zones=self.zones,
-                number_attempts_today=today,
-                day_ends_at=self.day_start + timedelta(days=1),
-                last_attempt_at=last,
-                max_attempts_per_day=campaign["max_attempts_per_day"],
-                min_attempt_interval_seconds=campaign["min_attempt_interval_seconds"],
-                on_dnc=on_dnc,
-            )
-        )
-
-
 @dataclass
 class PreviewJudge:
     """What the API asks when it looks for a contact to offer (the ledger's ``Judge``): may
@@ -91,8 +53,8 @@ class PreviewJudge:
     config: CampaignConfig
     now: datetime
 
-    def check(self, contact: LeasedContact) -> PreviewCheck:
-        return PreviewCheck(self.campaign, self.config, contact, self.now)
+    def check(self, contact: LeasedContact) -> DialCheck:
+        return DialCheck(self.campaign, self.config, contact, self.now)
 
     def put_back(self, contact: LeasedContact, verdict: Eligibility, on_dnc: bool) -> Verdict:
         index = contact.phone_index
@@ -161,7 +123,7 @@ class PreviewDialer:
         assert config is not None
         contact = call.contact
         caller = config.caller_number(contact.phone.number)
-        decide = PreviewCheck(runner.campaign, config, contact, now)
+        decide = DialCheck(runner.campaign, config, contact, now)
         result = self.ledger.open_attempt(
             runner.campaign, contact, caller, now, decide, agent_id=call.agent_id
         )

@@ -16,13 +16,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from outdial.domain import pacing
-from outdial.domain.calendar import local_day_start
 from outdial.domain.campaign_rules import AGENT_MODES
 from outdial.domain.campaign_state import CampaignState
 from outdial.domain.eligibility import (
-    DialFacts,
     Eligibility,
-    eligibility,
     first_open_in_all,
     is_closed,
 )
@@ -32,6 +29,7 @@ from outdial.domain.schedule import PacingMode
 from outdial.domain.transfer import TransferFallback, TransferResult
 from outdial.engine.config import CampaignConfig, load_config
 from outdial.engine.desk import AgentDesk
+from outdial.engine.dial_check import DialCheck
 from outdial.engine.ledger import LeasedContact, OpenAttempt, attempt_from_row
 from outdial.engine.pacer import Pacer
 from outdial.engine.ports import (
@@ -292,7 +290,7 @@ class CampaignRunner:
             if contact is None:
                 break
             caller = config.caller_number(contact.phone.number)
-            decide = DialCheck(self, contact, now)
+            decide = DialCheck(self.campaign, config, contact, now)
             result = self.ledger.open_attempt(self.campaign, contact, caller, now, decide)
             if result is None:  # the line or the campaign is full, or the contact was taken
                 self.hopper.appendleft(contact)
@@ -607,37 +605,3 @@ class CampaignRunner:
         answered = row["answered_at"] is not None
         self.active[row["uuid"]] = ActiveCall(attempt_from_row(row), contact, answered=answered)
         self.worker.track(row["uuid"], self)
-
-
-class DialCheck:
-    """Eligibility at the instant of dialing, from the runner's settings and the ledger's facts
-    about the number (read in the same transaction that writes the attempt)."""
-
-    def __init__(self, runner: CampaignRunner, contact: LeasedContact, now: datetime):
-        config = runner.config
-        assert config is not None
-        self.runner, self.contact, self.config, self.now = runner, contact, config, now
-        self.zones = config.zones_for(contact.phone.number, contact.timezone)
-        self.day_start = local_day_start(now, self.zones[0])
-        self.on_dnc = False
-
-    def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility:
-        self.on_dnc = on_dnc
-        campaign, now = self.runner.campaign, self.now
-        return eligibility(
-            DialFacts(
-                at=now,
-                campaign_state=S(campaign["state"]),
-                contact_state=ContactState.PENDING,
-                contact_reason=self.contact.reason,
-                next_eligible_at=self.contact.next_eligible_at,
-                schedule=self.config.schedule,
-                zones=self.zones,
-                number_attempts_today=today,
-                day_ends_at=self.day_start + timedelta(days=1),
-                last_attempt_at=last,
-                max_attempts_per_day=campaign["max_attempts_per_day"],
-                min_attempt_interval_seconds=campaign["min_attempt_interval_seconds"],
-                on_dnc=on_dnc,
-            )
-        )

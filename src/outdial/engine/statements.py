@@ -23,19 +23,23 @@ from outdial.store.schema import (
 
 b = bindparam
 
+LEASED_CONTACT = select(
+    contacts.c.id,
+    contacts.c.uuid,
+    contacts.c.timezone,
+    contacts.c.phone_index,
+    contacts.c.reason,
+    contacts.c.next_eligible_at,
+)
+"""The contact columns a LeasedContact is built from."""
+IS_DUE = (
+    contacts.c.campaign_id == b("campaign_id"),
+    contacts.c.state == "pending",
+    contacts.c.next_eligible_at <= b("now"),
+)
 DUE_CONTACTS = (
-    select(
-        contacts.c.id,
-        contacts.c.uuid,
-        contacts.c.timezone,
-        contacts.c.phone_index,
-        contacts.c.reason,
-        contacts.c.next_eligible_at,
-    )
-    .where(
-        contacts.c.campaign_id == b("campaign_id"),
-        contacts.c.state == "pending",
-        contacts.c.next_eligible_at <= b("now"),
+    LEASED_CONTACT.where(
+        *IS_DUE,
         or_(
             contacts.c.lease_owner.is_(None),
             contacts.c.lease_expires_at < b("now"),
@@ -197,18 +201,8 @@ AGENT_WRAPPED = (
 # --- preview (manual) tasks: engine/preview.py -----------------------------------------------
 
 PREVIEW_CANDIDATES = (
-    select(
-        contacts.c.id,
-        contacts.c.uuid,
-        contacts.c.timezone,
-        contacts.c.phone_index,
-        contacts.c.reason,
-        contacts.c.next_eligible_at,
-    )
-    .where(
-        contacts.c.campaign_id == b("campaign_id"),
-        contacts.c.state == "pending",
-        contacts.c.next_eligible_at <= b("now"),
+    LEASED_CONTACT.where(
+        *IS_DUE,
         or_(contacts.c.lease_owner.is_(None), contacts.c.lease_expires_at < b("now")),
         or_(contacts.c.assigned_agent_id == b("agent_id"), contacts.c.assigned_agent_id.is_(None)),
         contacts.c.id.not_in(b("seen", expanding=True)),
