@@ -6,7 +6,13 @@ import statistics
 
 import pytest
 
-from outdial.domain.estimates import DIAL_MEMORY, TIME_MEMORY, WINDOW_SECONDS, Observer
+from outdial.domain.estimates import (
+    DIAL_MEMORY,
+    MIN_DELAYS,
+    TIME_MEMORY,
+    WINDOW_SECONDS,
+    Observer,
+)
 from outdial.domain.pacing import AbandonCounts, Estimates
 
 
@@ -57,6 +63,17 @@ def test_answer_delay_is_the_median_of_live_answers() -> None:
     observer.dial_resolved(live=True)  # a live answer without a delay
     assert observer.estimates().answer_delay == 9.0
     assert list(observer.delays) == [3.0, 20.0, 7.0, 9.0, 40.0]
+
+
+def test_answer_delay_quantiles_are_learnt_once_enough_answers_are_seen() -> None:
+    observer = Observer()
+    delays = [float(d) for d in range(1, MIN_DELAYS + 1)]  # 1 … 20 s
+    for delay in delays[:-1]:
+        observer.dial_resolved(live=True, delay=delay)
+    assert observer.estimates().answer_delays == ()  # too few: the pacer uses its default spread
+    observer.dial_resolved(live=True, delay=delays[-1])
+    # the middles of the lower, middle and upper thirds of the delays seen
+    assert observer.estimates().answer_delays == (4.0, 11.0, 17.0)
 
 
 def test_answer_delay_forgets_old_answers() -> None:

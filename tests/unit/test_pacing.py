@@ -358,9 +358,26 @@ def test_predictive_dials_ahead_of_agents_about_to_be_free() -> None:
     assert decision.figures["risk"] == lam and decision.figures["slack"] == slack
 
 
+def test_predictive_forecasts_at_the_learnt_answer_delays() -> None:
+    # Talking agents a minute from the end: a list whose live answers come late (learnt delays
+    # of 40–70 s) finds them free by then, one answered at once does not.
+    talking = (60.0,) * 20
+    late = replace(LEARNT, answer_delays=(40.0, 55.0, 70.0))
+    early = replace(LEARNT, answer_delays=(1.0, 1.5, 2.0))
+    assert predictive(team(talking=talking, estimates=late)).launch > 0
+    assert predictive(team(talking=talking, estimates=early)).launch == 0
+    # before the quantiles are learnt the median answer delay times the spread stands in
+    assert forecast_of(team(talking=talking)).expected() == pytest.approx(
+        forecast_of(
+            team(talking=talking, estimates=replace(LEARNT, answer_delays=(7.7, 11.0, 15.4)))
+        ).expected()
+    )
+
+
 def forecast_of(state: PacingState, settings: PredictiveSettings = DEFAULTS) -> FreeForecast:
     delay = state.estimates.answer_delay
-    sets = [agent_weights(state, delay * f) for f in settings.spread]
+    horizons = state.estimates.answer_delays or tuple(delay * f for f in settings.spread)
+    sets = [agent_weights(state, h) for h in horizons]
     return FreeForecast.of(state.ready - state.waiting, sets, settings.exact_up_to)
 
 
@@ -391,7 +408,7 @@ def test_exact_and_normal_forecasts_agree_for_a_large_team() -> None:
     state = team(agents=80, ready=10, talking=BUSY * 5, wrapping=ENDING)
     exact = forecast_of(state, PredictiveSettings(exact_up_to=200))
     normal = forecast_of(state, PredictiveSettings(exact_up_to=0))
-    assert exact.pmfs and normal.moments
+    assert exact.pmf and normal.moments
     assert normal.expected() == pytest.approx(exact.expected())
     for ahead in (10, 30, 50):
         assert normal.risk(ahead, 0.35) == pytest.approx(exact.risk(ahead, 0.35), abs=0.03)

@@ -18,6 +18,9 @@ from outdial.domain.pacing import AbandonCounts, Estimates
 DIAL_MEMORY = 400  # resolved dials behind p̂
 TIME_MEMORY = 200  # answer delays, talks and wraps behind their estimates
 WINDOW_SECONDS = 3600.0  # the rolling abandonment window (dialing.md §6.3 item 3)
+DELAY_LEVELS = (1 / 6, 1 / 2, 5 / 6)  # the answer-delay distribution as three equally likely
+# points: the middles of its lower, middle and upper thirds
+MIN_DELAYS = 20  # live answers seen before the learnt delay quantiles replace the default spread
 
 
 @dataclass
@@ -88,6 +91,14 @@ class Observer:
             self._cached = self._estimate()
         return self._cached
 
+    def _delay_quantiles(self) -> tuple[float, ...]:
+        """The learnt answer delays at ``DELAY_LEVELS``; none before ``MIN_DELAYS`` are seen."""
+        if len(self.delays) < MIN_DELAYS:
+            return ()
+        ordered = sorted(self.delays)
+        last = len(ordered) - 1
+        return tuple(ordered[min(int(level * len(ordered)), last)] for level in DELAY_LEVELS)
+
     def _estimate(self) -> Estimates:
         d = self.defaults
         talk_mean, talk_cv = d.talk_mean, d.talk_cv
@@ -101,6 +112,7 @@ class Observer:
             live_rate=self._live_resolved / resolved if resolved else d.live_rate,
             live_answers=self.live_answers,
             answer_delay=statistics.median(self.delays) if self.delays else d.answer_delay,
+            answer_delays=self._delay_quantiles(),
             talk_mean=talk_mean,
             talk_cv=talk_cv,
             acw_mean=statistics.fmean(self.wraps) if self.wraps else d.acw_mean,

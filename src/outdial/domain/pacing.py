@@ -33,6 +33,8 @@ class Estimates:
     live_rate: float = 0.0  # p̂: live (human) answers per dial
     live_answers: int = 0  # live answers seen behind p̂
     answer_delay: float = 11.0  # median seconds from launch to a live answer
+    answer_delays: tuple[float, ...] = ()  # learnt delays to a live answer, equally likely
+    # (quantiles of the delays seen); empty: the median times PredictiveSettings.spread
     talk_mean: float = 120.0
     talk_cv: float = 1.0  # coefficient of variation of talk; lognormal shape (0: fixed)
     acw_mean: float = 10.0
@@ -292,35 +294,41 @@ def free_within(cdf: Callable[[float], float], elapsed: float, within: float) ->
 def agent_weights(state: PacingState, horizon: float) -> list[float]:
     """For each busy agent, the probability of being free within ``horizon`` seconds: 1 for ACW
     remaining ≤ horizon, else 0; for talking agents, talk ending within horizon − mean ACW."""
+    return agent_weight_sets(state, [horizon])[0]
+
+
+def agent_weight_sets(state: PacingState, horizons: Sequence[float]) -> list[list[float]]:
+    """:func:`agent_weights` at each of ``horizons``."""
     est = state.estimates
-    wrap = [1.0 if w <= horizon else 0.0 for w in state.wrapping]
-    within = horizon - est.acw_mean
-    if within <= 0 or not state.talking:
-        return wrap + [0.0] * len(state.talking)
+    sets = [[1.0 if w <= h else 0.0 for w in state.wrapping] for h in horizons]
+    withins = [h - est.acw_mean for h in horizons]
     if est.talk_cv < 1e-6 or est.talk_mean <= 0:
         cdf = lognormal_cdf(est.talk_mean, est.talk_cv)
-        return wrap + [free_within(cdf, e, within) for e in state.talking]
-    return wrap + _lognormal_free_within(est.talk_mean, est.talk_cv, state.talking, within)
+        talks = [[free_within(cdf, e, w) for e in state.talking] for w in withins]
+    else:
+        talks = _lognormal_free_within(est.talk_mean, est.talk_cv, state.talking, withins)
+    return [wrap + talk for wrap, talk in zip(sets, talks, strict=True)]
 
 
 def _lognormal_free_within(
-    mean: float, cv: float, elapsed: Sequence[float], within: float
-) -> list[float]:
-    """:func:`free_within` for a lognormal talk time, inlined: the pacing benchmark calls it for
-    every talking agent at every decision."""
+    mean: float, cv: float, elapsed: Sequence[float], withins: Sequence[float]
+) -> list[list[float]]:
+    """:func:`free_within` for a lognormal talk time at each of ``withins``, inlined: the
+    pacing benchmark calls it for every talking agent at every decision."""
     s2 = math.log1p(cv * cv)
     mu = math.log(mean) - s2 / 2.0
     scale = math.sqrt(2.0 * s2)
     log, erfc = math.log, math.erfc
-    weights = []
-    for e in elapsed:
-        survive = 0.5 * erfc((log(e) - mu) / scale) if e > 0 else 1.0  # P(S > e)
-        if survive <= EPSILON:
-            weights.append(0.0)
-            continue
-        later = 0.5 * erfc((log(e + within) - mu) / scale)  # P(S > e + within)
-        weights.append((survive - later) / survive)
-    return weights
+    survives = [0.5 * erfc((log(e) - mu) / scale) if e > 0 else 1.0 for e in elapsed]  # P(S > e)
+    return [
+        [
+            (sv - 0.5 * erfc((log(e + within) - mu) / scale)) / sv if sv > EPSILON else 0.0
+            for e, sv in zip(elapsed, survives, strict=True)
+        ]
+        if within > 0
+        else [0.0] * len(elapsed)
+        for within in withins
+    ]
 
 
 def expected_free(state: PacingState, horizon: float) -> float:
@@ -353,8 +361,8 @@ class PredictiveSettings:
     slack_reach: float = 2.5  # at most this many σ of slack count (a runner that restarted
     # with a campaign's slack and an empty rolling window must not leap to the maximum)
     brake: float = 1.5  # the rolling window over brake × target: back off per abandon beyond
-    spread: tuple[float, ...] = (0.7, 1.0, 1.4)  # when a new dial is answered: these multiples
-    # of the learnt median answer delay, equally likely (the answer delay's spread, ±0.84 σ)
+    spread: tuple[float, ...] = (0.7, 1.0, 1.4)  # until the answer delays' quantiles are learnt:
+    # a new dial is answered at these multiples of the median delay, equally likely (±0.84 σ)
     exact_up_to: int = 30  # agents counted exactly (Poisson-binomial); more: normal approximation
     min_agents: int = 5  # fewer agents: progressive (dialing.md §6.3 item 5)
     min_live_answers: int = 50  # fewer live answers seen: progressive (ibid.)
@@ -398,8 +406,9 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
 
     Launch the most new dials each of which, if answered live, finds an agent free with
     probability at least ``1 − λ`` (``λ`` from :func:`allowed_risk`). A new dial is answered
-    about the learnt answer delay ``D`` after launch (taken at the quantiles of ``spread``); by
-    then the agents free are the ready ones less the answered calls waiting, plus each agent in
+    after a delay ``D`` drawn from the learnt answer delays (three quantiles, equally likely;
+    before enough are seen, the median times ``spread``); by then the agents free are the ready
+    ones less the answered calls waiting, plus each agent in
     wrap-up whose ACW ends within ``D`` and each talking agent with the probability, under the
     learnt talk distribution and given the talk elapsed, that the call and the mean ACW end
     within ``D`` (EIS, §3.3); the dials already pending ahead of it bring Binomial(R, p̂) live
@@ -416,9 +425,9 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
     est = state.estimates
     delay = max(est.answer_delay, 1.0)
     base = state.ready - state.waiting
-    forecast = FreeForecast.of(
-        base, [agent_weights(state, delay * f) for f in settings.spread], settings.exact_up_to
-    )
+    horizons = est.answer_delays or tuple(delay * f for f in settings.spread)
+    weights = agent_weight_sets(state, [max(h, 1.0) for h in horizons])
+    forecast = FreeForecast.of(base, weights, settings.exact_up_to)
     n = forecast.launches(est.live_rate, state.pending, lam, state.capacity)
     reason = "forecast" if n > floor else "progressive floor"
     return decide(
@@ -441,60 +450,75 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
 
 @dataclass(frozen=True)
 class FreeForecast:
-    """Agents free when a new dial is answered, at each answer-delay quantile: ``base`` plus a
-    Poisson-binomial sum of the busy agents' weights — its distribution for a small team, its
-    mean and variance (normal approximation) for a large one."""
+    """Agents free when a new dial is answered: ``base`` plus a Poisson-binomial sum of the busy
+    agents' weights at each answer-delay quantile — for a small team its distribution (mixed over
+    the quantiles, which are equally likely), for a large one its mean and variance per quantile
+    (normal approximation)."""
 
     base: int
-    pmfs: tuple[tuple[float, ...], ...] = ()  # exact: P(S = s) per quantile
+    pmf: tuple[float, ...] = ()  # exact: P(S = s), averaged over the quantiles
     moments: tuple[tuple[float, float], ...] = ()  # normal: (mean, variance) of S per quantile
 
     @classmethod
     def of(cls, base: int, sets: Sequence[Sequence[float]], exact_up_to: int) -> FreeForecast:
         busy = max((sum(1 for w in ws if w > EPSILON) for ws in sets), default=0)
         if busy + max(base, 0) <= exact_up_to:
-            return cls(base, pmfs=tuple(poisson_binomial(ws) for ws in sets))
+            return cls(base, pmf=mixture([poisson_binomial(ws) for ws in sets]))
         moments = tuple((sum(ws), sum(w * (1.0 - w) for w in ws)) for ws in sets)
         return cls(base, moments=moments)
 
     def expected(self) -> float:
-        if self.pmfs:
-            means = [sum(s * q for s, q in enumerate(pmf)) for pmf in self.pmfs]
-        else:
-            means = [m for m, _ in self.moments]
-        return self.base + sum(means) / len(means)
+        if self.pmf:
+            return self.base + sum(s * q for s, q in enumerate(self.pmf))
+        return self.base + sum(m for m, _ in self.moments) / len(self.moments)
 
     def risk(self, ahead: int, p: float) -> float:
         """P(the live answers among ``ahead`` earlier dials take every agent free), averaged
         over the quantiles: the chance a new dial, answered live, finds nobody."""
-        if self.pmfs:
-            tail = binomial_tail(ahead, p, self.base + max(len(pmf) for pmf in self.pmfs))
-            risks = [
-                sum(
-                    q * (1.0 if self.base + s <= 0 else tail[self.base + s])
-                    for s, q in enumerate(pmf)
-                )
-                for pmf in self.pmfs
-            ]
-        else:
-            mean_l, var_l = ahead * p, ahead * p * (1.0 - p)
-            risks = [
-                UNIT_NORMAL.cdf((mean_l - self.base - m + 0.5) / math.sqrt(var_l + v + EPSILON))
-                for m, v in self.moments
-            ]
+        if self.pmf:
+            base = self.base
+            tail = binomial_tail(ahead, p, base + len(self.pmf))
+            return sum(
+                q * (1.0 if base + s <= 0 else tail[base + s]) for s, q in enumerate(self.pmf)
+            )
+        mean_l, var_l = ahead * p, ahead * p * (1.0 - p)
+        risks = [
+            UNIT_NORMAL.cdf((mean_l - self.base - m + 0.5) / math.sqrt(var_l + v + EPSILON))
+            for m, v in self.moments
+        ]
         return sum(risks) / len(risks)
 
     def launches(self, p: float, pending: int, lam: float, capacity: int) -> int:
         """The most new dials (≤ capacity) whose last one carries a risk within ``lam``: the
-        k-th new dial has ``pending + k − 1`` dials ahead of it (the risk grows with k)."""
-        low, high = 0, capacity
-        while low < high:
-            mid = (low + high + 1) // 2
-            if self.risk(pending + mid - 1, p) <= lam:
+        k-th new dial has ``pending + k − 1`` dials ahead of it (the risk grows with k). A
+        galloping search, since the answer is usually a handful."""
+
+        def fits(k: int) -> bool:
+            return self.risk(pending + k - 1, p) <= lam
+
+        if capacity <= 0 or not fits(1):
+            return 0
+        low, step = 1, 1  # fits(low) holds
+        while low + step <= capacity and fits(low + step):
+            low, step = low + step, step * 2
+        high = min(low + step, capacity + 1)  # fits(high) fails or high is beyond capacity
+        while high - low > 1:
+            mid = (low + high) // 2
+            if fits(mid):
                 low = mid
             else:
-                high = mid - 1
+                high = mid
         return low
+
+
+def mixture(pmfs: Sequence[Sequence[float]]) -> tuple[float, ...]:
+    """The equal-weight mixture of distributions on 0, 1, 2 …"""
+    size = max(len(pmf) for pmf in pmfs)
+    total = [0.0] * size
+    for pmf in pmfs:
+        for s, q in enumerate(pmf):
+            total[s] += q
+    return tuple(q / len(pmfs) for q in total)
 
 
 def poisson_binomial(weights: Sequence[float]) -> tuple[float, ...]:

@@ -290,18 +290,11 @@ class CallCentre:
     # --- dialing ----------------------------------------------------------------------------
 
     def _observed(self) -> PacingState:
-        talking, wrapping = [], []
-        agents = 0
-        now = self.now
-        for agent in self.agents:
-            if agent.state == "talk":
-                talking.append(now - agent.since)
-            elif agent.state == "acw":
-                wrapping.append(agent.until - now)
-            if agent.state not in ("off", "break"):
-                agents += 1
+        now, agents = self.now, self.agents
+        talking = tuple([now - a.since for a in agents if a.state == "talk"])
+        wrapping = tuple([a.until - now for a in agents if a.state == "acw"])
         return PacingState(
-            agents=agents,
+            agents=self.present,  # logged in and not on a break
             ready=len(self.ready),
             waiting=len(self.waiting),
             pending=self.pending,

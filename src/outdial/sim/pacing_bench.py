@@ -53,7 +53,7 @@ class Plan:
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, {5: 3, 20: 1, 100: 1}, 2.5, 4)
+            return cls(True, {5: 2, 20: 1, 100: 1}, 2.5, 4)
         return cls(False, {5: 40, 20: 10, 100: 3}, 8.0, 8)
 
 
@@ -203,21 +203,29 @@ def pooled_runner(
 
     def run(jobs: list[Job]) -> list[dict[str, Any]]:
         if workers == 1:
-            results = []
+            serial = []
             for job in jobs:
-                results.append(run_job(job))
+                serial.append(run_job(job))
                 if advance:
                     advance(1)
-            return results
+            return serial
+        # the longest replications first, so no worker is left with one at the end
+        order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
+        results: list[dict[str, Any]] = [{} for _ in jobs]
         with ProcessPoolExecutor(workers) as pool:
-            results = []
-            for result in pool.map(run_job, jobs, chunksize=1):
-                results.append(result)
+            ordered = pool.map(run_job, [jobs[i] for i in order], chunksize=1)
+            for i, result in zip(order, ordered, strict=True):
+                results[i] = result
                 if advance:
                     advance(1)
-            return results
+        return results
 
     return run
+
+
+def job_cost(job: Job) -> float:
+    """A replication's rough cost: agents × shift, the predictive law's forecast the dearest."""
+    return job.cell.agents * job.cell.hours * (4.0 if job.policy == "predictive" else 1.0)
 
 
 def seeds(cell: Cell, plan: Plan) -> range:
@@ -260,18 +268,25 @@ def summarise(cell: Cell, policy: str, runs: list[dict[str, Any]], ratio: float)
     return row
 
 
-def tune_ratio(cell: Cell, plan: Plan, run: Runner) -> float:
-    """The largest k (power k·I) whose run-average abandonment is within the target, by
-    bisection on the benchmark's own seeds (dialing.md §6.1)."""
-    low, high = 1.0, max(1.0, RATIO_REACH / cell.answer_rate)
+def tune_ratios(cells: list[Cell], plan: Plan, run: Runner) -> list[float]:
+    """Per cell, the largest k (power k·I) whose run-average abandonment is within the target,
+    by bisection on the benchmark's own seeds (dialing.md §6.1); every cell's step runs in one
+    batch so the workers stay busy."""
+    bounds = [(1.0, max(1.0, RATIO_REACH / cell.answer_rate)) for cell in cells]
     for _ in range(plan.tuning_steps):
-        middle = (low + high) / 2
-        jobs = [Job(cell, "ratio-tuned", middle, s) for s in seeds(cell, plan)]
-        if statistics.fmean(r["abandonment"] for r in run(jobs)) <= cell.target:
-            low = middle
-        else:
-            high = middle
-    return low
+        middles = [(low + high) / 2 for low, high in bounds]
+        jobs = [
+            Job(cell, "ratio-tuned", middle, s)
+            for cell, middle in zip(cells, middles, strict=True)
+            for s in seeds(cell, plan)
+        ]
+        results = run(jobs)
+        for i, (cell, middle) in enumerate(zip(cells, middles, strict=True)):
+            runs = [r for j, r in zip(jobs, results, strict=True) if j.cell == cell]
+            low, high = bounds[i]
+            fits = statistics.fmean(r["abandonment"] for r in runs) <= cell.target
+            bounds[i] = (middle, high) if fits else (low, middle)
+    return [low for low, _ in bounds]
 
 
 def policy_jobs(cell: Cell, policies: Iterable[str], plan: Plan, tuned: float) -> list[Job]:
@@ -301,24 +316,37 @@ def mdp_row(cell: Cell) -> dict[str, Any]:
 
 def run_matrix(plan: Plan, run: Runner, note: Callable[[str], None]) -> list[dict[str, Any]]:
     """Every cell under every policy that applies to it; the rows of the benchmark's JSON."""
-    rows: list[dict[str, Any]] = []
     cells = core_cells(plan) + markov_cells(plan) + robustness_cells(plan)
-    for cell in cells:
-        note(f"{cell.name}: tuning the fixed ratio")
-        tuned = tune_ratio(cell, plan, run)
-        policies = [p for p in POLICIES if p not in ("clairvoyant", "mdp-optimum")]
-        if cell.name.startswith("core"):
-            policies.append("clairvoyant")
-        note(f"{cell.name}: {len(policies)} policies")
-        jobs = policy_jobs(cell, policies, plan, tuned)
-        results = run(jobs)
-        for policy in policies:
-            runs = [r for j, r in zip(jobs, results, strict=True) if j.policy == policy]
-            rows.append(summarise(cell, policy, runs, tuned))
+    note("tuning the fixed ratio per cell")
+    tuned = tune_ratios(cells, plan, run)
+    note("every policy in every cell")
+    jobs = [
+        job
+        for cell, k in zip(cells, tuned, strict=True)
+        for job in policy_jobs(cell, cell_policies(cell), plan, k)
+    ]
+    results = run(jobs)
+    rows: list[dict[str, Any]] = []
+    for cell, k in zip(cells, tuned, strict=True):
+        for policy in cell_policies(cell):
+            runs = [
+                r
+                for j, r in zip(jobs, results, strict=True)
+                if (j.cell, j.policy) == (cell, policy)
+            ]
+            rows.append(summarise(cell, policy, runs, k))
         if cell.markov:
             note(f"{cell.name}: solving the constrained MDP")
             rows.append(mdp_row(cell))
     return rows
+
+
+def cell_policies(cell: Cell) -> list[str]:
+    """The simulated policies of a cell: the clairvoyant oracle in the core cells only."""
+    policies = [p for p in POLICIES if p not in ("clairvoyant", "mdp-optimum")]
+    if cell.name.startswith("core"):
+        policies.append("clairvoyant")
+    return policies
 
 
 def job_count(plan: Plan) -> int:
@@ -326,8 +354,7 @@ def job_count(plan: Plan) -> int:
     count = 0
     for cell in core_cells(plan) + markov_cells(plan) + robustness_cells(plan):
         reps = plan.replications[cell.agents]
-        policies = 6 + (1 if cell.name.startswith("core") else 0)
-        count += reps * (plan.tuning_steps + policies)
+        count += reps * (plan.tuning_steps + len(cell_policies(cell)))
     return count
 
 
@@ -383,7 +410,9 @@ def checks(rows: list[dict[str, Any]]) -> list[Check]:
                     f"{row['occupancy']:.3f} vs optimum {optimum:.3f}",
                 )
             )
-        if row["agents"] >= 20 and (name, "ratio-tuned") in by:
+        # Not in the Markov cells: there a tuned k·I is within 0.6 points of the exact optimum
+        # (dialing.md §6.1), so no dialer can beat it by 2; the MDP check above holds instead.
+        if row["agents"] >= 20 and not name.startswith("markov"):
             tuned = by[(name, "ratio-tuned")]["occupancy"]
             found.append(
                 Check(
