@@ -8,8 +8,8 @@ recent observations only, so a list going stale or talk getting longer shows wit
 
 from __future__ import annotations
 
+import bisect
 import math
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -41,6 +41,8 @@ class Observer:
     _live_resolved: int = 0
     _talk_sum: float = 0.0
     _talk_squares: float = 0.0
+    _wrap_sum: float = 0.0
+    _sorted_delays: list[float] = field(default_factory=list)  # ``delays``, in order
     _cached: Estimates | None = None
 
     def dial_resolved(self, live: bool, delay: float | None = None) -> None:
@@ -51,7 +53,11 @@ class Observer:
         self.resolved.append(live)
         self._live_resolved += live
         if live and delay is not None:
+            ordered = self._sorted_delays
+            if len(self.delays) == self.delays.maxlen:
+                del ordered[bisect.bisect_left(ordered, self.delays[0])]
             self.delays.append(delay)
+            bisect.insort(ordered, delay)
         self._cached = None
 
     def talk_ended(self, seconds: float) -> None:
@@ -65,7 +71,10 @@ class Observer:
         self._cached = None
 
     def wrap_ended(self, seconds: float) -> None:
+        if len(self.wraps) == self.wraps.maxlen:
+            self._wrap_sum -= self.wraps[0]
         self.wraps.append(seconds)
+        self._wrap_sum += seconds
         self._cached = None
 
     def live_answer(self, at: float, abandoned: bool) -> None:
@@ -91,11 +100,18 @@ class Observer:
             self._cached = self._estimate()
         return self._cached
 
+    def _median_delay(self) -> float:
+        ordered, n = self._sorted_delays, len(self._sorted_delays)
+        if n == 0:
+            return self.defaults.answer_delay
+        middle = n // 2
+        return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
     def _delay_quantiles(self) -> tuple[float, ...]:
         """The learnt answer delays at ``DELAY_LEVELS``; none before ``MIN_DELAYS`` are seen."""
-        if len(self.delays) < MIN_DELAYS:
+        ordered = self._sorted_delays
+        if len(ordered) < MIN_DELAYS:
             return ()
-        ordered = sorted(self.delays)
         last = len(ordered) - 1
         return tuple(ordered[min(int(level * len(ordered)), last)] for level in DELAY_LEVELS)
 
@@ -111,9 +127,9 @@ class Observer:
         return Estimates(
             live_rate=self._live_resolved / resolved if resolved else d.live_rate,
             live_answers=self.live_answers,
-            answer_delay=statistics.median(self.delays) if self.delays else d.answer_delay,
+            answer_delay=self._median_delay(),
             answer_delays=self._delay_quantiles(),
             talk_mean=talk_mean,
             talk_cv=talk_cv,
-            acw_mean=statistics.fmean(self.wraps) if self.wraps else d.acw_mean,
+            acw_mean=self._wrap_sum / len(self.wraps) if self.wraps else d.acw_mean,
         )

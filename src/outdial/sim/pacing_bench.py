@@ -53,7 +53,7 @@ class Plan:
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, {5: 2, 20: 1, 100: 1}, 2.5, 4)
+            return cls(True, {5: 2, 20: 1, 100: 1}, 2.0, 4)
         return cls(False, {5: 40, 20: 10, 100: 3}, 8.0, 8)
 
 
@@ -410,9 +410,10 @@ def checks(rows: list[dict[str, Any]]) -> list[Check]:
                     f"{row['occupancy']:.3f} vs optimum {optimum:.3f}",
                 )
             )
-        # Not in the Markov cells: there a tuned k·I is within 0.6 points of the exact optimum
-        # (dialing.md §6.1), so no dialer can beat it by 2; the MDP check above holds instead.
-        if row["agents"] >= 20 and not name.startswith("markov"):
+        # The core grid's target. Not in the Markov cells, where a tuned k·I is within 0.6 points
+        # of the exact optimum (dialing.md §6.1), so no dialer can beat it by 2 (the MDP check
+        # holds instead); the robustness cells have their own target (recovery, the gate).
+        if row["agents"] >= 20 and name.startswith("core"):
             tuned = by[(name, "ratio-tuned")]["occupancy"]
             found.append(
                 Check(
