@@ -55,21 +55,21 @@ class ContactService:
             )
         now = self.clock.now()
         with self.store.write() as conn:
-            campaign = self._campaign_for_append(conn, tenant, campaign_id)
-            parsed, verdicts = self._parse(tenant, campaign, body.contacts)
-            self._judge(conn, tenant, campaign_id, verdicts, now)
+            campaign = self.campaign_for_append(conn, tenant, campaign_id)
+            parsed, verdicts = self.parse_rows(tenant, campaign, body.contacts)
+            self.judge_rows(conn, tenant, campaign_id, verdicts, now)
             accepted = [v for v in verdicts if v.ok]
             if body.all_or_nothing and len(accepted) < len(verdicts):
                 raise failed([e for v in verdicts for e in v.errors])
-            existing = self._count(conn, campaign_id)
+            existing = self.count(conn, campaign_id)
             self._check_cap(tenant, existing, len(accepted))
-            ids = self._insert(conn, tenant, campaign_id, parsed, accepted, now)
+            ids = self.insert_rows(conn, tenant, campaign_id, parsed, accepted, now)
             if accepted:
-                self._reopen_if_completed(conn, campaign, now)
+                self.reopen_if_completed(conn, campaign, now)
                 assign_contacts(conn, campaign, now)  # preview: to the agents by assign_count
         return _append_report(verdicts, ids, existing + len(accepted))
 
-    def _campaign_for_append(
+    def campaign_for_append(
         self, conn: Connection, tenant: Tenant, campaign_id: int
     ) -> dict[str, Any]:
         # The row lock serialises appends to one campaign, so the cap check cannot race.
@@ -80,7 +80,7 @@ class ContactService:
             raise Conflict(f"cannot add contacts to a {row['state']} campaign", state=row["state"])
         return row
 
-    def _parse(
+    def parse_rows(
         self, tenant: Tenant, campaign: Mapping[str, Any], raw_rows: list[dict[str, Any]]
     ) -> tuple[dict[int, ContactIn], list[RowVerdict]]:
         groups = {g["identify"] for g in campaign["phone_groups"]}
@@ -97,7 +97,7 @@ class ContactService:
             verdicts.append(verdict)
         return parsed, verdicts
 
-    def _judge(
+    def judge_rows(
         self,
         conn: Connection,
         tenant: Tenant,
@@ -117,7 +117,7 @@ class ContactService:
         all_numbers = {n for r in rows if r.ok for n in r.numbers}
         mark_dnc(rows, blocked_numbers(conn, tenant.id, all_numbers, now))
 
-    def _count(self, conn: Connection, campaign_id: int) -> int:
+    def count(self, conn: Connection, campaign_id: int) -> int:
         query = (
             select(func.count()).select_from(contacts).where(contacts.c.campaign_id == campaign_id)
         )
@@ -134,7 +134,7 @@ class ContactService:
                 existing=existing,
             )
 
-    def _insert(
+    def insert_rows(
         self,
         conn: Connection,
         tenant: Tenant,
@@ -161,7 +161,7 @@ class ContactService:
         conn.execute(insert(contact_phones), phones)
         return {v.index: by_number[v.primary] for v in accepted}
 
-    def _reopen_if_completed(
+    def reopen_if_completed(
         self, conn: Connection, campaign: dict[str, Any], now: datetime
     ) -> None:
         """New contacts give a completed campaign work again."""

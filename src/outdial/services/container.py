@@ -26,6 +26,7 @@ from outdial.services.dnc import DncService
 from outdial.services.eligibility import EligibilityService
 from outdial.services.events import EventService
 from outdial.services.forecast import ForecastService
+from outdial.services.imports import ContactImportService
 from outdial.services.pacing import PacingService
 from outdial.services.preview import PreviewService
 from outdial.services.resources import ResourceKind, ResourceService
@@ -50,6 +51,7 @@ class Services:
     redial_policies: ResourceService
     campaigns: CampaignService
     contacts: ContactService
+    imports: ContactImportService
     attempts: AttemptService
     dnc: DncService
     eligibility: EligibilityService
@@ -77,6 +79,7 @@ class Services:
         def resource(kind: ResourceKind) -> ResourceService:
             return ResourceService(store, clock, kind)
 
+        contacts = ContactService(store, clock)
         return cls(
             store=store,
             clock=clock,
@@ -90,7 +93,8 @@ class Services:
             blackout_calendars=resource(BLACKOUT_CALENDARS),
             redial_policies=resource(REDIAL_POLICIES),
             campaigns=CampaignService(store, clock),
-            contacts=ContactService(store, clock),
+            contacts=contacts,
+            imports=ContactImportService(contacts),
             attempts=AttemptService(store, clock),
             dnc=DncService(store, clock),
             eligibility=EligibilityService(store, clock),
