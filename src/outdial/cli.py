@@ -194,6 +194,84 @@ def why(
     )
 
 
+@app.command("import")
+def import_contacts(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id")],
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or XLSX contact file")],
+    data_dir: DataDir = Path("data"),
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="COLUMN=ROLE",
+            help="Say what a column holds (header or 1-based number; role: name, phone, relation,"
+            " external_id, description, pass_through, timezone, attribute, skip); repeatable",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write the rejected rows here (CSV)")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Import a contact file into a campaign: its good rows, and a report of the others."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from outdial.services.imports import ImportProgress, report_csv
+
+    overrides = {}
+    for item in mapping or []:
+        column, sep, role = item.partition("=")
+        if not sep or not column or not role:
+            err.print(f"[red]--map[/]: {item!r} is not COLUMN=ROLE")
+            raise typer.Exit(2)
+        overrides[column] = role
+    if not file.is_file():
+        err.print(f"[red]FILE[/]: no file {str(file)!r}")
+        raise typer.Exit(2)
+    runtime = open_runtime(_settings(data_dir))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
+    try:
+        tenant = runtime.services.campaigns_tenant(campaign_id)
+        with Progress(*columns, console=err, transient=True) as bar, file.open("rb") as stream:
+            task = bar.add_task(f"importing {file.name}", total=100.0, counts="")
+
+            def advance(p: ImportProgress) -> None:
+                counts = f"{p.rows_read:,} rows, {p.accepted:,} accepted, {p.rejected:,} rejected"
+                bar.update(task, completed=p.percent, counts=counts)
+
+            result = runtime.services.imports.run(tenant, campaign_id, stream, overrides, advance)
+    except OutdialError as exc:
+        for detail in exc.details:
+            err.print(f"[red]{detail.field}[/]: {detail.message}")
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from exc
+    finally:
+        runtime.store.close()
+    if report is not None:
+        report.write_text(report_csv(result.problems), encoding="utf-8")
+    body = result.as_dict()
+    if json_out:
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"{file.name} ({body['format']}): {body['rows_read']:,} rows read, "
+        f"[green]{body['accepted']:,} accepted[/], [yellow]{body['rejected']:,} rejected[/],"
+        f" {body['empty_rows']:,} empty; the campaign holds {body['total_contacts']:,} contacts"
+    )
+    for problem in result.problems[:10]:
+        console.print(f"  row {problem.row} {problem.column or '-'}: {problem.reason}")
+    if len(result.problems) > 10:
+        more = len(result.problems) - 10
+        console.print(
+            f"  … and {more:,} more" + (f" in {report}" if report else " (--report FILE)")
+        )
+
+
 def _option(metavar: str, text: str) -> Any:
     return typer.Option(metavar=metavar, help=text)
 

@@ -104,6 +104,15 @@ def test_overrides_win_by_header_or_column_number() -> None:
     assert [c.role for c in columns.columns] == [NAME, PHONE, ATTRIBUTE]
 
 
+def test_a_phone_column_given_by_number_under_an_unknown_header() -> None:
+    rows = [["客户", "联系号", "城市"], ["张三", "13800138000", "北京"]]
+    columns = detect(rows, {"2": "phone"})
+    assert columns.header_row == 0
+    assert [(c.header, c.role) for c in columns.columns] == [
+        ("客户", NAME), ("联系号", PHONE), ("城市", ATTRIBUTE),
+    ]  # fmt: skip
+
+
 def test_a_second_name_column_is_kept_as_a_custom_field() -> None:
     columns = detect([["姓名", "名字", "电话"]])
     assert [c.role for c in columns.columns] == [NAME, ATTRIBUTE, PHONE]
@@ -116,6 +125,7 @@ def test_a_second_name_column_is_kept_as_a_custom_field() -> None:
         ([["姓名", "电话"]], {"手机": "phone"}, "mapping.手机", "no column '手机'"),
         ([["姓名", "电话"]], {"姓名": "nickname"}, "mapping.姓名", "unknown role 'nickname'"),
         ([[], [""]], {}, "file", "no rows"),
+        ([["张三", "13800138000"]], {"9": "phone"}, "mapping.9", "no column '9'"),
     ],
 )
 def test_mapping_errors_name_the_field(

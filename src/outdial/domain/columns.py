@@ -164,12 +164,36 @@ def detect(rows: Sequence[Sequence[str]], overrides: Mapping[str, str] | None = 
             return _finish(i, row, by_header, overrides)
     if not candidates:
         raise MappingError("file", "the file has no rows")
+    return _without_known_headers(candidates[:HEADER_SEARCH_ROWS], overrides)
+
+
+def _without_known_headers(
+    candidates: Sequence[tuple[int, Sequence[str]]], overrides: Mapping[str, str]
+) -> ColumnMap:
+    """No header names a phone: the phone column is the one an override numbers, else the
+    first whose first value looks like a phone number. If the first row's value there does not
+    look like one and the next row's does, the first row is a header of unknown names."""
     first = candidates[0][1]
-    width = max(len(row) for _, row in candidates[:HEADER_SEARCH_ROWS])
-    headers = [f"column {k + 1}" for k in range(width)]
-    phone = next((k for k, cell in enumerate(first) if looks_like_phone(cell)), None)
-    by_header = [(PHONE if k == phone else ATTRIBUTE, "") for k in range(width)]
-    return _finish(None, headers, by_header, overrides)
+    numbered = [int(key) - 1 for key, role in overrides.items() if key.isdigit() and role == PHONE]
+    phone = numbered[0] if numbered else None
+    if phone is None:
+        phone = next((k for k, cell in enumerate(first) if looks_like_phone(cell)), None)
+    width = max(len(row) for _, row in candidates)
+    header_row = None
+    if phone is not None and phone < width and len(candidates) > 1:
+        second = candidates[1][1]
+        cell = first[phone] if phone < len(first) else ""
+        below = second[phone] if phone < len(second) else ""
+        if not looks_like_phone(cell) and looks_like_phone(below):
+            header_row = candidates[0][0]
+    if header_row is None:
+        headers = [f"column {k + 1}" for k in range(width)]
+    else:
+        headers = [first[k] if k < len(first) else "" for k in range(width)]
+    by_header = [role_of(h) if header_row is not None else (ATTRIBUTE, "") for h in headers]
+    if phone is not None and phone < width:
+        by_header[phone] = (PHONE, "")
+    return _finish(header_row, headers, by_header, overrides)
 
 
 def _mentions(row: Sequence[str], overrides: Mapping[str, str], role: str) -> bool:
