@@ -408,14 +408,13 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
     probability at least ``1 − λ`` (``λ`` from :func:`allowed_risk`). A new dial is answered
     after a delay ``D`` drawn from the learnt answer delays (three quantiles, equally likely;
     before enough are seen, the median times ``spread``); by then the agents free are the ready
-    ones less the answered calls waiting, plus each agent in
-    wrap-up whose ACW ends within ``D`` and each talking agent with the probability, under the
-    learnt talk distribution and given the talk elapsed, that the call and the mean ACW end
-    within ``D`` (EIS, §3.3); the dials already pending ahead of it bring Binomial(R, p̂) live
-    answers. The risk of the k-th new dial is P(live answers ahead ≥ agents free), averaged over
-    D. Never fewer calls than progressive (which cannot abandon), never beyond capacity;
-    progressive below ``min_agents`` agents or before ``min_live_answers`` live answers (§6.3
-    item 5)."""
+    ones less the answered calls waiting, plus each agent in wrap-up whose ACW ends within ``D``
+    and each talking agent with the probability, under the learnt talk distribution and given the
+    talk elapsed, that the call and the mean ACW end within ``D`` (EIS, §3.3); the dials already
+    pending ahead of it bring Binomial(R, p̂) live answers. The risk of the k-th new dial is
+    P(live answers ahead ≥ agents free), averaged over D. Never fewer calls than progressive
+    (which cannot abandon), never beyond capacity; progressive below ``min_agents`` agents or
+    before ``min_live_answers`` live answers (§6.3 item 5)."""
     settings = settings or PredictiveSettings()
     floor = state.free_now
     why_not = _fallback(state, settings)

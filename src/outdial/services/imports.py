@@ -13,8 +13,11 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any, BinaryIO
+
+from sqlalchemy import Connection
 
 from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
@@ -153,14 +156,14 @@ class ContactImportService:
 
     def _batch(
         self,
-        conn: Any,
+        conn: Connection,
         tenant: Tenant,
         campaign: dict[str, Any],
         columns: ColumnMap,
         batch: list[tuple[int, list[str]]],
         result: ImportResult,
         existing: int,
-        now: Any,
+        now: datetime,
     ) -> None:
         svc, progress = self.contacts, result.progress
         progress.rows_read += len(batch)
