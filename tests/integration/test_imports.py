@@ -98,8 +98,13 @@ def test_an_xlsx_with_numbers_stored_as_numbers(services: Services, tmp_path: Pa
     sheet.write_row(1, 0, ["Ada", 13800138000, "vip"])
     sheet.write_string(2, 1, "13900139000")
     book.close()
+    progress: list[float] = []
     with path.open("rb") as f:
-        result = services.imports.run(tenant, campaign, f).as_dict()
+        run = services.imports.run(
+            tenant, campaign, f, on_progress=lambda p: progress.append(p.percent)
+        )
+        result = run.as_dict()
+    assert progress == [100.0]  # by rows: the workbook's bytes are read at once
     assert (result["format"], result["accepted"], result["total_contacts"]) == ("xlsx", 2, 2)
     numbers = [c["phones"][0]["number"] for c in contacts_of(services, tenant, campaign)]
     assert numbers == ["+8613800138000", "+8613900139000"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from outdial.io.tables import TableError, cell_text, read_rows, sniff
+from outdial.io.tables import TableError, cell_text, open_table, sniff
 
 ROWS = [
     ["姓名", "手机号", "备注"],
@@ -27,8 +27,7 @@ def csv_bytes(rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-
 
 
 def rows_of(data: bytes) -> list[list[str]]:
-    _, rows = read_rows(io.BytesIO(data))
-    return list(rows)
+    return list(open_table(io.BytesIO(data)).rows)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +71,7 @@ def test_invalid_text_is_a_clear_error_with_the_row() -> None:
 
 def test_an_empty_file_is_an_error() -> None:
     with pytest.raises(TableError, match="empty"):
-        read_rows(io.BytesIO(b""))
+        open_table(io.BytesIO(b""))
 
 
 def test_xlsx_numbers_stored_as_numbers_read_like_text(tmp_path: Path) -> None:
@@ -88,9 +87,9 @@ def test_xlsx_numbers_stored_as_numbers_read_like_text(tmp_path: Path) -> None:
     sheet.write_string(4, 0, "  王五 ")  # row 4 left empty
     book.close()
     with path.open("rb") as f:
-        fmt, rows = read_rows(f)
-        assert fmt.kind == "xlsx"
-        got = list(rows)
+        table = open_table(f)
+        assert (table.format.kind, table.row_count) == ("xlsx", 5)
+        got = list(table.rows)
     assert got[0] == ["姓名", "手机号", "金额", "日期"]
     assert got[1] == ["张三", "13800138000", "12.5", "2026-11-23 09:30:00"]
     assert got[2][:2] == ["", "13900139000"]

@@ -65,17 +65,26 @@ def _delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
-def read_rows(stream: BinaryIO) -> tuple[TableFormat, Iterator[list[str]]]:
-    """The file's format and its rows (lists of cell texts, stripped; empty rows included so
-    row numbers match what the user sees). ``stream`` must be seekable."""
+@dataclass(frozen=True)
+class Table:
+    """A file opened as a table: its format, its rows (lists of cell texts, stripped; empty rows
+    included so row numbers match what the user sees) and, for XLSX, how many there are."""
+
+    format: TableFormat
+    rows: Iterator[list[str]]
+    row_count: int | None = None
+
+
+def open_table(stream: BinaryIO) -> Table:
+    """Open ``stream`` (seekable) as a table."""
     head = stream.read(SAMPLE_BYTES)
     stream.seek(0)
     if not head:
         raise TableError("the file is empty")
     fmt = sniff(head)
     if fmt.kind == "xlsx":
-        return fmt, _xlsx_rows(stream)
-    return fmt, _csv_rows(stream, fmt)
+        return _xlsx(stream, fmt)
+    return Table(fmt, _csv_rows(stream, fmt))
 
 
 def _csv_rows(stream: BinaryIO, fmt: TableFormat) -> Iterator[list[str]]:
@@ -98,7 +107,7 @@ def _csv_rows(stream: BinaryIO, fmt: TableFormat) -> Iterator[list[str]]:
         text.detach()
 
 
-def _xlsx_rows(stream: BinaryIO) -> Iterator[list[str]]:
+def _xlsx(stream: BinaryIO, fmt: TableFormat) -> Table:
     try:
         book = CalamineWorkbook.from_filelike(stream)
         if not book.sheet_names:
@@ -107,8 +116,8 @@ def _xlsx_rows(stream: BinaryIO) -> Iterator[list[str]]:
         rows = sheet.iter_rows()
     except CalamineError as e:
         raise TableError(f"not a readable XLSX workbook: {e}") from e
-    for row in rows:
-        yield [cell_text(value) for value in row]
+    cells = ([cell_text(value) for value in row] for row in rows)
+    return Table(fmt, cells, sheet.height)
 
 
 def cell_text(value: object) -> str:

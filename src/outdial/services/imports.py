@@ -23,7 +23,7 @@ from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
 from outdial.domain.contact_rows import RowVerdict
 from outdial.domain.errors import FieldError, LimitExceeded
-from outdial.io.tables import TableError, read_rows
+from outdial.io.tables import TableError, open_table
 from outdial.services.assignment import assign_contacts
 from outdial.services.common import Tenant
 from outdial.services.contacts import ContactService
@@ -44,9 +44,13 @@ class ImportProgress:
     empty: int = 0  # blank rows skipped
     bytes_read: int = 0
     bytes_total: int = 0
+    rows_total: int | None = None  # known for XLSX, whose bytes are read at once
 
     @property
     def percent(self) -> float:
+        """Of the file: by rows when their number is known, else by bytes read."""
+        if self.rows_total:
+            return min(100.0, 100.0 * self.rows_read / self.rows_total)
         if not self.bytes_total:
             return 0.0
         return min(100.0, 100.0 * self.bytes_read / self.bytes_total)
@@ -122,8 +126,8 @@ class ContactImportService:
         ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing."""
         size = _size(stream)
         try:
-            fmt, rows = read_rows(stream)
-            numbered = _numbered(rows)
+            table = open_table(stream)
+            numbered = _numbered(table.rows)
             head = list(islice(numbered, HEADER_SEARCH_ROWS * 2))
             columns = detect([cells for _, cells in head], mapping)
         except TableError as exc:
@@ -132,8 +136,9 @@ class ContactImportService:
             raise failed([FieldError(exc.field, exc.message, "invalid")]) from exc
         start = 0 if columns.header_row is None else columns.header_row + 1
         data = _chain(head[start:], numbered)
-        progress = ImportProgress(bytes_total=size)
-        result = ImportResult(fmt.kind, columns.describe(), progress)
+        data_rows = None if table.row_count is None else table.row_count - start
+        progress = ImportProgress(bytes_total=size, rows_total=data_rows)
+        result = ImportResult(table.format.kind, columns.describe(), progress)
         svc = self.contacts
         with svc.store.write() as conn:
             campaign = svc.campaign_for_append(conn, tenant, campaign_id)
