@@ -7,7 +7,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -68,6 +68,16 @@ def _engine_settings() -> EngineSettings:
     """Engine timings; OUTDIAL_ENGINE_LEASE_SECONDS shortens take-over (tests, small sites)."""
     lease = float(os.environ.get("OUTDIAL_ENGINE_LEASE_SECONDS", "15"))
     return EngineSettings(lease_seconds=lease)
+
+
+def _fail(exc: OutdialError, as_options: bool = False) -> NoReturn:
+    """Print an error with each field at fault (as ``--option`` names when the fields are the
+    command's options) and exit with status 2."""
+    for detail in exc.details:
+        name = f"--{detail.field.replace('_', '-')}" if as_options else detail.field
+        err.print(f"[red]{name}[/]: {detail.message}")
+    err.print(f"[red]error:[/] {exc.message}")
+    raise typer.Exit(2) from exc
 
 
 def _where(settings: Settings) -> str:
@@ -136,10 +146,7 @@ def tenant_create(
         data = validate(TenantIn, {"name": name, "default_region": region, "timezone": timezone})
         tenant = runtime.services.tenants.create(data)
     except OutdialError as exc:
-        for detail in exc.details:
-            err.print(f"[red]{detail.field}[/]: {detail.message}")
-        err.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from exc
+        _fail(exc)
     finally:
         runtime.store.close()
     console.print(f"tenant {tenant['id']} {tenant['name']!r} created")
@@ -246,10 +253,7 @@ def import_contacts(
 
             result = runtime.services.imports.run(tenant, campaign_id, stream, overrides, advance)
     except OutdialError as exc:
-        for detail in exc.details:
-            err.print(f"[red]{detail.field}[/]: {detail.message}")
-        err.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from exc
+        _fail(exc)
     finally:
         runtime.store.close()
     if report is not None:
@@ -323,10 +327,7 @@ def forecast(
 
             answer = runtime.services.forecast.forecast(tenant, campaign_id, params, searching)
     except OutdialError as exc:
-        for detail in exc.details:
-            err.print(f"[red]--{detail.field.replace('_', '-')}[/]: {detail.message}")
-        err.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from exc
+        _fail(exc, as_options=True)
     finally:
         runtime.store.close()
     if json_out:

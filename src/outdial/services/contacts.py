@@ -62,7 +62,7 @@ class ContactService:
             if body.all_or_nothing and len(accepted) < len(verdicts):
                 raise failed([e for v in verdicts for e in v.errors])
             existing = self.count(conn, campaign_id)
-            self._check_cap(tenant, existing, len(accepted))
+            check_cap(tenant, existing, len(accepted))
             ids = self.insert_rows(conn, tenant, campaign_id, parsed, accepted, now)
             if accepted:
                 self.reopen_if_completed(conn, campaign, now)
@@ -122,17 +122,6 @@ class ContactService:
             select(func.count()).select_from(contacts).where(contacts.c.campaign_id == campaign_id)
         )
         return conn.scalar(query) or 0
-
-    def _check_cap(self, tenant: Tenant, existing: int, adding: int) -> None:
-        cap = tenant.max_contacts_per_campaign
-        if existing + adding > cap:
-            raise LimitExceeded(
-                f"the campaign holds {existing} contacts and may hold {cap}; "
-                f"adding {adding} would exceed it",
-                [FieldError("contacts", f"campaign cap of {cap} contacts exceeded", "limit")],
-                cap=cap,
-                existing=existing,
-            )
 
     def insert_rows(
         self,
@@ -268,6 +257,19 @@ def contact_filters(tenant: Tenant, filters: Mapping[str, str]) -> list[Any]:
             has = select(contact_phones.c.contact_id).where(contact_phones.c.number == number)
             out.append(contacts.c.id.in_(has))
     return out
+
+
+def check_cap(tenant: Tenant, existing: int, adding: int, field: str = "contacts") -> None:
+    """Refuse ``adding`` contacts to a campaign holding ``existing`` beyond the tenant's cap."""
+    cap = tenant.max_contacts_per_campaign
+    if existing + adding > cap:
+        raise LimitExceeded(
+            f"the campaign holds {existing} contacts and may hold {cap}; "
+            f"adding {adding} would exceed it",
+            [FieldError(field, f"campaign cap of {cap} contacts exceeded", "limit")],
+            cap=cap,
+            existing=existing,
+        )
 
 
 def _numbers(contact: ContactIn, tenant: Tenant, groups: set[str], i: int) -> list[str]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection
@@ -26,7 +26,7 @@ from outdial.domain.errors import FieldError, LimitExceeded
 from outdial.io.tables import TableError, open_table
 from outdial.services.assignment import assign_contacts
 from outdial.services.common import Tenant
-from outdial.services.contacts import ContactService
+from outdial.services.contacts import ContactService, check_cap
 from outdial.services.validation import failed
 
 BATCH_ROWS = 2000
@@ -135,7 +135,7 @@ class ContactImportService:
         except MappingError as exc:
             raise failed([FieldError(exc.field, exc.message, "invalid")]) from exc
         start = 0 if columns.header_row is None else columns.header_row + 1
-        data = _chain(head[start:], numbered)
+        data = chain(head[start:], numbered)
         data_rows = None if table.row_count is None else table.row_count - start
         progress = ImportProgress(bytes_total=size, rows_total=data_rows)
         result = ImportResult(table.format.kind, columns.describe(), progress)
@@ -179,15 +179,8 @@ class ContactImportService:
         # dedupe against the campaign sees the file's earlier batches: they are inserted already
         svc.judge_rows(conn, tenant, campaign["id"], verdicts, now)
         accepted = [v for v in verdicts if v.ok]
-        cap = tenant.max_contacts_per_campaign
-        if existing + progress.accepted + len(accepted) > cap:
-            raise LimitExceeded(
-                f"the campaign holds {existing} contacts and may hold {cap}; the file has more"
-                f" than {cap - existing} acceptable rows (row {filled[-1][0]} reached the cap)",
-                [FieldError("file", f"campaign cap of {cap} contacts exceeded", "limit")],
-                cap=cap,
-                existing=existing,
-            )
+        # the file's earlier batches count as held: a file over the cap imports nothing
+        check_cap(tenant, existing + progress.accepted, len(accepted), field="file")
         svc.insert_rows(conn, tenant, campaign["id"], parsed, accepted, now)
         progress.accepted += len(accepted)
         progress.rejected += len(verdicts) - len(accepted)
@@ -221,13 +214,6 @@ def _column_of(name: str, cells: list[str], columns: ColumnMap) -> str:
 
 def _numbered(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
     return ((n, cells) for n, cells in enumerate(rows, start=1))
-
-
-def _chain(
-    first: list[tuple[int, list[str]]], rest: Iterator[tuple[int, list[str]]]
-) -> Iterator[tuple[int, list[str]]]:
-    yield from first
-    yield from rest
 
 
 def _size(stream: BinaryIO) -> int:
