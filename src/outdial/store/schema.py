@@ -403,3 +403,28 @@ previews = Table(
     Index(None, "agent_id", "state"),
 )
 """Preview (manual) tasks: an agent holds a contact, then dials or skips it (engine/preview.py)."""
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _pk(),
+    _uuid(),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE")),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("params", Json, nullable=False),
+    Column("progress", Json, nullable=False),
+    Column("result", Json, nullable=False),
+    Column("error", Json),
+    Column("worker_id", String(64)),
+    Column("heartbeat_at", UTCDateTime()),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    *_stamps(),
+    Index(None, "state", "id"),
+    Index(None, "tenant_id", "id"),
+)
+"""Background jobs (contact and DNC imports, exports): their files live under the data dir."""
+

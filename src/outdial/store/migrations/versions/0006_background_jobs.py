@@ -1,0 +1,58 @@
+"""background jobs: imports, exports, their progress and files
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-03 14:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+JSON = sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')
+
+
+def upgrade() -> None:
+    op.create_table('jobs',
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', ID, nullable=True),
+    sa.Column('campaign_id', ID, nullable=True),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('params', JSON, nullable=False),
+    sa.Column('progress', JSON, nullable=False),
+    sa.Column('result', JSON, nullable=False),
+    sa.Column('error', JSON, nullable=True),
+    sa.Column('worker_id', sa.String(length=64), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_jobs_campaign_id_campaigns'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_jobs_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_jobs_uuid'))
+    )
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jobs_state_id'), ['state', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_jobs_tenant_id_id'), ['tenant_id', 'id'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jobs_tenant_id_id'))
+        batch_op.drop_index(batch_op.f('ix_jobs_state_id'))
+
+    op.drop_table('jobs')
