@@ -145,9 +145,12 @@ def server(
     """A real uvicorn server over a real store; yields (base URL, its services)."""
     directory = tmp_path_factory.mktemp(f"server-{request.param}")
     with migrated_store(str(request.param), directory, request) as store:
-        services = Services.build(store, SystemClock(), SECRET_KEY)
+        services = Services.build(store, SystemClock(), SECRET_KEY, directory / "files")
+        runner = services.job_runner()
+        runner.start()
         with live_server(create_app(services, ADMIN_KEY)) as url:
             yield url, services
+        runner.stop()
 
 
 @pytest.fixture

@@ -112,9 +112,12 @@ def serve(
     if engine is not None:
         engine.start()
         console.print("engine:    running (sim lines dial simulated callees)")
+    jobs = runtime.services.job_runner()
+    jobs.start()
     try:
         uvicorn.run(runtime.app(), host=host, port=port, log_level="info")
     finally:
+        jobs.stop()
         if engine is not None:
             engine.stop()
         runtime.store.close()

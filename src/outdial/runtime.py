@@ -19,6 +19,7 @@ from outdial.store.store import Store
 from outdial.telephony.registry import driver_factory
 
 log = logging.getLogger("outdial")
+FILES_DIR = "files"  # under the data dir: the jobs' uploads, reports and exports
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,13 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     store = Store.from_url(settings.database_url)
     if migrate:
         upgrade(store.engine)
-    services = Services.build(store, SystemClock(), settings.secret_key)
+    services = Services.build(
+        store,
+        SystemClock(),
+        settings.secret_key,
+        files_dir=settings.data_dir / FILES_DIR,
+        operator_region=settings.default_region,
+    )
     return Runtime(settings, store, services)
 
 

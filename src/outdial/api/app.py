@@ -10,11 +10,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import outdial
 from outdial.api.errors import error_body, install_error_handlers
-from outdial.api.native import admin, campaigns, catalog, forecast, live, preview
+from outdial.api.native import admin, campaigns, catalog, dnc, forecast, jobs, live, preview
+from outdial.api.native.routing import API_ROOT as API
 from outdial.domain import limits
 from outdial.services.container import Services
 
-API = "/api/v1"
+UPLOAD_SUFFIX = "/imports"  # contact and DNC files: bodies as large as a contact file may be
+UPLOAD_OVERHEAD = 1 << 20  # the multipart framing and the form fields around the file
 
 
 def create_app(services: Services, admin_key: str) -> FastAPI:
@@ -32,7 +34,7 @@ def create_app(services: Services, admin_key: str) -> FastAPI:
     app.add_middleware(_BodyLimit)
     api = APIRouter(prefix=API)
     api.add_api_route("/health", _health, methods=["GET"], tags=["system"])
-    for module in (admin, catalog, campaigns, live, forecast, preview):
+    for module in (admin, catalog, dnc, campaigns, live, forecast, preview, jobs):
         api.include_router(module.router)
     app.include_router(api)
     return app
@@ -53,9 +55,10 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body over {limits.BODY_BYTES_MAX} bytes"
+        limit = _body_limit(scope["path"])
+        message = f"request body over {limit} bytes"
         length = Headers(scope=scope).get("content-length")
-        if length is not None and length.isdigit() and int(length) > limits.BODY_BYTES_MAX:
+        if length is not None and length.isdigit() and int(length) > limit:
             response = JSONResponse(error_body("limit_exceeded", message, []), status_code=413)
             await response(scope, receive, send)
             return
@@ -65,8 +68,14 @@ class _BodyLimit:
             nonlocal seen
             received = await receive()
             seen += len(received.get("body", b""))
-            if seen > limits.BODY_BYTES_MAX:
+            if seen > limit:
                 raise HTTPException(413, message)  # FastAPI re-raises it; errors.py maps it
             return received
 
         await self.app(scope, counted, send)
+
+
+def _body_limit(path: str) -> int:
+    if path.startswith(API) and path.rstrip("/").endswith(UPLOAD_SUFFIX):
+        return limits.IMPORT_BYTES_MAX + UPLOAD_OVERHEAD
+    return limits.BODY_BYTES_MAX

@@ -46,6 +46,13 @@ class ValidationFailed(OutdialError):
         return cls(f"{field}: {message}", [FieldError(field, message, type)])
 
 
+class InternalError(OutdialError):
+    """Something outdial did not expect; the message says what, for the logs and the caller."""
+
+    code = "internal_error"
+    status = 500
+
+
 class NotFound(OutdialError):
     code = "not_found"
     status = 404

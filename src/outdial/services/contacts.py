@@ -70,11 +70,11 @@ class ContactService:
         return _append_report(verdicts, ids, existing + len(accepted))
 
     def campaign_for_append(
-        self, conn: Connection, tenant: Tenant, campaign_id: int
+        self, conn: Connection, tenant: Tenant, campaign_id: int, lock: bool = True
     ) -> dict[str, Any]:
         # The row lock serialises appends to one campaign, so the cap check cannot race.
         row = found(
-            self.campaigns.get(conn, tenant.id, campaign_id, lock=True), "campaign", campaign_id
+            self.campaigns.get(conn, tenant.id, campaign_id, lock=lock), "campaign", campaign_id
         )
         if CampaignState(row["state"]) in CLOSED_TO_APPEND:
             raise Conflict(f"cannot add contacts to a {row['state']} campaign", state=row["state"])

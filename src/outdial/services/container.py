@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
 from outdial.clock import Clock
 from outdial.domain.errors import NotFound
+from outdial.domain.jobs import JobKind
+from outdial.io.files import FileStore
 from outdial.services.agents import AgentService
 from outdial.services.attempts import AttemptService
 from outdial.services.campaigns import CampaignService
@@ -23,10 +26,14 @@ from outdial.services.common import Tenant
 from outdial.services.contacts import ContactService
 from outdial.services.credentials import CredentialService
 from outdial.services.dnc import DncService
+from outdial.services.downloads import LinkSigner
 from outdial.services.eligibility import EligibilityService
 from outdial.services.events import EventService
+from outdial.services.exports import ExportService
 from outdial.services.forecast import ForecastService
 from outdial.services.imports import ContactImportService
+from outdial.services.job_runner import JobRunner
+from outdial.services.jobs import JobService
 from outdial.services.pacing import PacingService
 from outdial.services.preview import PreviewService
 from outdial.services.resources import ResourceKind, ResourceService
@@ -52,6 +59,8 @@ class Services:
     campaigns: CampaignService
     contacts: ContactService
     imports: ContactImportService
+    exports: ExportService
+    jobs: JobService
     attempts: AttemptService
     dnc: DncService
     eligibility: EligibilityService
@@ -72,9 +81,31 @@ class Services:
             raise NotFound(f"campaign {campaign_id} not found")
         return Tenant.from_row(dict(row._mapping))
 
+    def tenant(self, tenant_id: int) -> Tenant:
+        return Tenant.from_row(self.tenants.get(tenant_id))
+
+    def job_runner(self, threads: int = 2) -> JobRunner:
+        """A runner of this process's share of the job queue (start() it, or run_pending())."""
+        handlers = {
+            JobKind.CONTACT_IMPORT: self.imports.run_job,
+            JobKind.DNC_IMPORT: self.dnc.run_job,
+            JobKind.EXPORT: self.exports.run_job,
+        }
+        return JobRunner(self.jobs, handlers, self.tenant, threads=threads)
+
     @classmethod
-    def build(cls, store: Store, clock: Clock, secret_key: bytes) -> Services:
+    def build(
+        cls,
+        store: Store,
+        clock: Clock,
+        secret_key: bytes,
+        files_dir: Path | None = None,
+        operator_region: str = "CN",
+    ) -> Services:
+        """``files_dir`` holds the jobs' files (uploads, reports, exports); without one, a
+        temporary directory does."""
         credentials = CredentialService(store, clock, SecretBox(secret_key))
+        jobs = JobService(store, clock, FileStore(files_dir), LinkSigner(secret_key, clock))
 
         def resource(kind: ResourceKind) -> ResourceService:
             return ResourceService(store, clock, kind)
@@ -94,9 +125,11 @@ class Services:
             redial_policies=resource(REDIAL_POLICIES),
             campaigns=CampaignService(store, clock),
             contacts=contacts,
-            imports=ContactImportService(contacts),
+            imports=ContactImportService(contacts, jobs),
+            exports=ExportService(store, clock, jobs),
+            jobs=jobs,
             attempts=AttemptService(store, clock),
-            dnc=DncService(store, clock),
+            dnc=DncService(store, clock, jobs, operator_region),
             eligibility=EligibilityService(store, clock),
             events=EventService(store, clock),
             pacing=PacingService(store),

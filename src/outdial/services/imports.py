@@ -22,11 +22,15 @@ from sqlalchemy import Connection
 from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
 from outdial.domain.contact_rows import RowVerdict
-from outdial.domain.errors import FieldError, LimitExceeded
+from outdial.domain.errors import FieldError, InternalError, LimitExceeded
+from outdial.domain.jobs import JobKind, percent
 from outdial.io.tables import TableError, open_table
 from outdial.services.assignment import assign_contacts
 from outdial.services.common import Tenant
 from outdial.services.contacts import ContactService, check_cap
+from outdial.services.job_runner import Outcome, RunningJob
+from outdial.services.jobs import JobService
+from outdial.services.models import ContactImportIn
 from outdial.services.validation import failed
 
 BATCH_ROWS = 2000
@@ -50,10 +54,20 @@ class ImportProgress:
     def percent(self) -> float:
         """Of the file: by rows when their number is known, else by bytes read."""
         if self.rows_total:
-            return min(100.0, 100.0 * self.rows_read / self.rows_total)
-        if not self.bytes_total:
-            return 0.0
-        return min(100.0, 100.0 * self.bytes_read / self.bytes_total)
+            return percent(self.rows_read, self.rows_total)
+        return percent(self.bytes_read, self.bytes_total)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "empty_rows": self.empty,
+            "rows_total": self.rows_total,
+            "bytes_read": self.bytes_read,
+            "bytes_total": self.bytes_total,
+            "percent": self.percent,
+        }
 
 
 @dataclass(frozen=True)
@@ -108,11 +122,36 @@ def report_csv(problems: list[RowProblem]) -> str:
 
 
 Progress = Callable[[ImportProgress], None]
+REPORT = "report.csv"  # a contact import job's row-level report, in its directory
+REPORT_PREVIEW = 100  # problems kept in the job's result; all of them are in the report
 
 
 class ContactImportService:
-    def __init__(self, contacts: ContactService):
-        self.contacts = contacts
+    def __init__(self, contacts: ContactService, jobs: JobService):
+        self.contacts, self.jobs = contacts, jobs
+
+    def submit(
+        self,
+        tenant: Tenant,
+        campaign_id: int,
+        file_name: str,
+        upload: BinaryIO,
+        options: ContactImportIn,
+    ) -> dict[str, Any]:
+        """Queue the import of ``upload`` into the campaign (a contact_import job)."""
+        svc = self.contacts
+        with svc.store.read() as conn:
+            svc.campaign_for_append(conn, tenant, campaign_id, lock=False)
+        params = options.model_dump(exclude_none=True)
+        return self.jobs.submit(
+            tenant,
+            JobKind.CONTACT_IMPORT,
+            file_name,
+            params,
+            campaign_id=campaign_id,
+            upload=upload,
+            limit=limits.IMPORT_BYTES_MAX,
+        )
 
     def run(
         self,
@@ -124,21 +163,11 @@ class ContactImportService:
     ) -> ImportResult:
         """Import ``stream`` (seekable) into the campaign. Raises ValidationFailed (field
         ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing."""
-        size = _size(stream)
-        try:
-            table = open_table(stream)
-            numbered = _numbered(table.rows)
-            head = list(islice(numbered, HEADER_SEARCH_ROWS * 2))
-            columns = detect([cells for _, cells in head], mapping)
-        except TableError as exc:
-            raise failed([FieldError("file", str(exc), "invalid")]) from exc
-        except MappingError as exc:
-            raise failed([FieldError(exc.field, exc.message, "invalid")]) from exc
-        start = 0 if columns.header_row is None else columns.header_row + 1
-        data = chain(head[start:], numbered)
-        data_rows = None if table.row_count is None else table.row_count - start
-        progress = ImportProgress(bytes_total=size, rows_total=data_rows)
-        result = ImportResult(table.format.kind, columns.describe(), progress)
+        rows = read_rows(stream, mapping)
+        columns, data = rows.columns, rows.data
+        progress = ImportProgress(bytes_total=rows.size, rows_total=rows.total)
+        result = ImportResult(rows.format, columns.describe(), progress)
+        size = rows.size
         svc = self.contacts
         with svc.store.write() as conn:
             campaign = svc.campaign_for_append(conn, tenant, campaign_id)
@@ -158,6 +187,24 @@ class ContactImportService:
         progress.bytes_read = size
         result.total_contacts = existing + progress.accepted
         return result
+
+    def run_job(self, job: RunningJob) -> Outcome:
+        """The contact_import job: its upload into its campaign, the report beside it."""
+        if job.tenant is None or job.row["campaign_id"] is None:
+            raise InternalError("a contact import job needs a tenant and a campaign")
+        mapping = job.params.get("mapping") or None
+        with job.upload.open("rb") as stream:
+            result = self.run(
+                job.tenant,
+                int(job.row["campaign_id"]),
+                stream,
+                mapping,
+                lambda p: job.report(p.as_dict()),
+            )
+        (job.directory / REPORT).write_text(report_csv(result.problems), encoding="utf-8")
+        summary = result.as_dict()
+        summary["problems"] = summary["problems"][:REPORT_PREVIEW]
+        return Outcome(summary, result.progress.as_dict())
 
     def _batch(
         self,
@@ -210,6 +257,36 @@ def _column_of(name: str, cells: list[str], columns: ColumnMap) -> str:
         return next((c.header for c in columns.columns if c.role == PHONE), "")
     root = name.split(".")[0].split("[")[0]
     return next((c.header for c in columns.columns if c.role == root), "")
+
+
+@dataclass
+class FileRows:
+    """A contact file opened for import: its column map and its data rows, numbered as the
+    spreadsheet numbers them."""
+
+    format: str
+    columns: ColumnMap
+    data: Iterator[tuple[int, list[str]]]
+    size: int  # bytes
+    total: int | None  # data rows, where known before reading (XLSX)
+
+
+def read_rows(stream: BinaryIO, mapping: Mapping[str, str] | None) -> FileRows:
+    """Open ``stream`` (seekable), find its header and map its columns. Raises
+    ValidationFailed (field ``file`` or ``mapping.*``) or LimitExceeded."""
+    size = _size(stream)
+    try:
+        table = open_table(stream)
+        numbered = _numbered(table.rows)
+        head = list(islice(numbered, HEADER_SEARCH_ROWS * 2))
+        columns = detect([cells for _, cells in head], mapping)
+    except TableError as exc:
+        raise failed([FieldError("file", str(exc), "invalid")]) from exc
+    except MappingError as exc:
+        raise failed([FieldError(exc.field, exc.message, "invalid")]) from exc
+    start = 0 if columns.header_row is None else columns.header_row + 1
+    total = None if table.row_count is None else table.row_count - start
+    return FileRows(table.format.kind, columns, chain(head[start:], numbered), size, total)
 
 
 def _numbered(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:

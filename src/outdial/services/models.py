@@ -481,6 +481,59 @@ class DncIn(Input):
     expires_at: AwareDatetime | None = None
 
 
+Mapping = dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], str]
+
+
+class ContactImportIn(Input):
+    """Options of a contact file import; the file itself comes as the upload."""
+
+    mapping: Mapping | None = Field(
+        None,
+        description="Header (or 1-based column number) → role: name, phone, relation, "
+        "external_id, description, pass_through, timezone, attribute, skip",
+        max_length=200,
+    )
+
+
+class DncImportIn(Input):
+    """Options of a do-not-call file upload; the file itself comes as the upload."""
+
+    mapping: Mapping | None = Field(None, max_length=200)
+    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    source: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "upload"
+    expires_at: AwareDatetime | None = None
+
+
+class ExportIn(Input):
+    subject: Literal["contacts", "attempts"] = Field(
+        "contacts", description="contacts with their final outcome, or every attempt (the ledger)"
+    )
+    format: Literal["csv", "xlsx"] = "csv"
+    language: Literal["en", "zh"] = Field("en", description="the header row's language")
+
+
+class JobOut(BaseModel):
+    id: int
+    uuid: str
+    tenant_id: int | None
+    campaign_id: int | None
+    kind: str
+    state: str
+    file_name: str
+    params: dict[str, Any]
+    progress: dict[str, Any]
+    result: dict[str, Any]
+    error: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    report_url: str | None = Field(None, description="import jobs: the row-level report (CSV)")
+    download_url: str | None = Field(
+        None, description="finished exports: a signed link, valid for a day, no key needed"
+    )
+
+
 class DncOut(BaseModel):
     id: int
     tenant_id: int | None

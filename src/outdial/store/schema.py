@@ -427,4 +427,3 @@ jobs = Table(
     Index(None, "tenant_id", "id"),
 )
 """Background jobs (contact and DNC imports, exports): their files live under the data dir."""
-

@@ -22,6 +22,11 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def concurrent_writers(self) -> bool:
+        """Whether two transactions may write at once (PostgreSQL); SQLite has one writer."""
+        return self.dialect != "sqlite"
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction; committed on success, rolled back on any error."""

@@ -18,6 +18,7 @@ from outdial.services.container import Services
 from outdial.services.resources import ResourceService
 from outdial.services.validation import failed
 
+API_ROOT = "/api/v1"
 PAGING = ("page", "page_size")
 PatchBody = Body(..., description="Any subset of the create fields", examples=[{}])
 
