@@ -66,6 +66,10 @@ class Api:
     def post(self, path: str, body: Any = None) -> httpx2.Response:
         return self.http.post(path, json=body)
 
+    def upload(self, path: str, name: str, content: bytes, **form: str) -> httpx2.Response:
+        """A multipart/form-data POST: the file in ``file``, ``form`` as the other fields."""
+        return self.http.post(path, files={"file": (name, content)}, data=form)
+
     def patch(self, path: str, body: Any) -> httpx2.Response:
         return self.http.patch(path, json=body)
 

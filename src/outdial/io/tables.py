@@ -104,7 +104,8 @@ def _csv_rows(stream: BinaryIO, fmt: TableFormat) -> Iterator[list[str]]:
     except csv.Error as e:
         raise TableError(f"row {line + 1}: {e}") from e
     finally:
-        text.detach()
+        if not text.closed:  # a reader stopped early may see its file closed first
+            text.detach()
 
 
 def _xlsx(stream: BinaryIO, fmt: TableFormat) -> Table:

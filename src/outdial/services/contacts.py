@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
@@ -131,10 +131,16 @@ class ContactService:
         parsed: dict[int, ContactIn],
         accepted: list[RowVerdict],
         now: datetime,
+        staged: str | None = None,
     ) -> dict[int, int]:
+        """Insert the accepted rows; ``staged`` (a file import's tag) keeps them from being
+        dialed until publish_staged."""
         if not accepted:
             return {}
         rows = [_contact_row(tenant, campaign_id, parsed[v.index], v, now) for v in accepted]
+        if staged is not None:
+            for row in rows:
+                row.update(staged_values(staged))
         conn.execute(insert(contacts), rows)
         # The person's number is unique in the campaign, so it finds the new ids.
         new_ids = select(contacts.c.primary_number, contacts.c.id).where(
@@ -149,6 +155,33 @@ class ContactService:
         ]
         conn.execute(insert(contact_phones), phones)
         return {v.index: by_number[v.primary] for v in accepted}
+
+    def publish_staged(self, tenant: Tenant, campaign_id: int, tag: str) -> int:
+        """Make a finished import's staged contacts due now, in one transaction; the
+        campaign's contact count after."""
+        now = self.clock.now()
+        with self.store.write() as conn:
+            campaign = self.campaign_for_append(conn, tenant, campaign_id)
+            published = conn.execute(
+                update(contacts)
+                .where(*_staged_by(campaign_id, tag))
+                .values(
+                    next_eligible_at=now,
+                    reason="not_dialed",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            ).rowcount
+            if published:
+                self.reopen_if_completed(conn, campaign, now)
+                assign_contacts(conn, campaign, now)
+            return self.count(conn, campaign_id)
+
+    def discard_staged(self, campaign_id: int, tag: str) -> int:
+        """Delete what an import that did not finish had staged (phones go with them)."""
+        with self.store.write() as conn:
+            return int(conn.execute(delete(contacts).where(*_staged_by(campaign_id, tag))).rowcount)
 
     def reopen_if_completed(
         self, conn: Connection, campaign: dict[str, Any], now: datetime
@@ -257,6 +290,29 @@ def contact_filters(tenant: Tenant, filters: Mapping[str, str]) -> list[Any]:
             has = select(contact_phones.c.contact_id).where(contact_phones.c.number == number)
             out.append(contacts.c.id.in_(has))
     return out
+
+
+STAGED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+"""A staged contact's next eligible time and lease: until its import publishes it."""
+
+
+def staged_values(tag: str) -> dict[str, Any]:
+    return {
+        "next_eligible_at": STAGED_UNTIL,
+        "reason": "importing",
+        "lease_owner": tag,
+        "lease_expires_at": STAGED_UNTIL,
+    }
+
+
+def _staged_by(campaign_id: int, tag: str) -> list[Any]:
+    # the (campaign_id, state, next_eligible_at) index finds them
+    return [
+        contacts.c.campaign_id == campaign_id,
+        contacts.c.state == ContactState.PENDING.value,
+        contacts.c.next_eligible_at == STAGED_UNTIL,
+        contacts.c.lease_owner == tag,
+    ]
 
 
 def check_cap(tenant: Tenant, existing: int, adding: int, field: str = "contacts") -> None:

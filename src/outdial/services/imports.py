@@ -2,8 +2,9 @@
 as the append API (validation, E.164 normalisation, dedupe against the campaign and the file,
 do-not-call lists, the campaign cap), with progress and a row-level report.
 
-One file is one transaction: it imports its valid rows, or — when the file breaks, the cap is
-exceeded or the mapping is wrong — nothing, with the reason. Never half a file in silence.
+A file imports its valid rows, or — when the file breaks, the cap is exceeded, the mapping is
+wrong or the import is cancelled — nothing, with the reason. Never half a file in silence: rows
+are written a batch at a time but stay staged (not due to be dialed) until the whole file is in.
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import chain, islice
 from typing import Any, BinaryIO
-
-from sqlalchemy import Connection
 
 from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
@@ -25,8 +23,7 @@ from outdial.domain.contact_rows import RowVerdict
 from outdial.domain.errors import FieldError, InternalError, LimitExceeded
 from outdial.domain.jobs import JobKind, percent
 from outdial.io.tables import TableError, open_table
-from outdial.services.assignment import assign_contacts
-from outdial.services.common import Tenant
+from outdial.services.common import Tenant, new_uuid
 from outdial.services.contacts import ContactService, check_cap
 from outdial.services.job_runner import Outcome, RunningJob
 from outdial.services.jobs import JobService
@@ -160,32 +157,37 @@ class ContactImportService:
         stream: BinaryIO,
         mapping: Mapping[str, str] | None = None,
         on_progress: Progress | None = None,
+        tag: str | None = None,
     ) -> ImportResult:
         """Import ``stream`` (seekable) into the campaign. Raises ValidationFailed (field
-        ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing."""
+        ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing.
+
+        Each batch of rows is written in its own short transaction, staged: its contacts are
+        in the campaign (so the cap and the duplicate checks see them) but not yet due to be
+        dialed. When the whole file is in, one statement makes them due; if anything stops the
+        import first, its staged contacts are deleted. ``tag`` names the staged contacts (a job
+        run again after its worker died gives the same tag, and first clears what the dead run
+        left)."""
         rows = read_rows(stream, mapping)
-        columns, data = rows.columns, rows.data
         progress = ImportProgress(bytes_total=rows.size, rows_total=rows.total)
-        result = ImportResult(rows.format, columns.describe(), progress)
-        size = rows.size
+        result = ImportResult(rows.format, rows.columns.describe(), progress)
         svc = self.contacts
-        with svc.store.write() as conn:
-            campaign = svc.campaign_for_append(conn, tenant, campaign_id)
-            existing = svc.count(conn, campaign_id)
-            now = svc.clock.now()
-            try:
-                while batch := list(islice(data, BATCH_ROWS)):
-                    self._batch(conn, tenant, campaign, columns, batch, result, existing, now)
-                    progress.bytes_read = _position(stream, size)
-                    if on_progress:
-                        on_progress(progress)
-            except TableError as exc:
-                raise failed([FieldError("file", str(exc), "invalid")]) from exc
-            if progress.accepted:
-                svc.reopen_if_completed(conn, campaign, now)
-                assign_contacts(conn, campaign, now)
-        progress.bytes_read = size
-        result.total_contacts = existing + progress.accepted
+        tag = tag or f"import:{new_uuid()}"
+        svc.discard_staged(campaign_id, tag)
+        try:
+            while batch := list(islice(rows.data, BATCH_ROWS)):
+                self._batch(tenant, campaign_id, rows.columns, batch, result, tag)
+                progress.bytes_read = _position(stream, rows.size)
+                if on_progress:
+                    on_progress(progress)
+            result.total_contacts = svc.publish_staged(tenant, campaign_id, tag)
+        except TableError as exc:
+            svc.discard_staged(campaign_id, tag)
+            raise failed([FieldError("file", str(exc), "invalid")]) from exc
+        except BaseException:
+            svc.discard_staged(campaign_id, tag)
+            raise
+        progress.bytes_read = rows.size
         return result
 
     def run_job(self, job: RunningJob) -> Outcome:
@@ -200,6 +202,7 @@ class ContactImportService:
                 stream,
                 mapping,
                 lambda p: job.report(p.as_dict()),
+                tag=f"import:{job.row['uuid']}",
             )
         (job.directory / REPORT).write_text(report_csv(result.problems), encoding="utf-8")
         summary = result.as_dict()
@@ -208,27 +211,27 @@ class ContactImportService:
 
     def _batch(
         self,
-        conn: Connection,
         tenant: Tenant,
-        campaign: dict[str, Any],
+        campaign_id: int,
         columns: ColumnMap,
         batch: list[tuple[int, list[str]]],
         result: ImportResult,
-        existing: int,
-        now: datetime,
+        tag: str,
     ) -> None:
         svc, progress = self.contacts, result.progress
         progress.rows_read += len(batch)
         filled = [(n, cells) for n, cells in batch if any(cells)]
         progress.empty += len(batch) - len(filled)
         raw = [columns.contact(cells) for _, cells in filled]
-        parsed, verdicts = svc.parse_rows(tenant, campaign, raw)
-        # dedupe against the campaign sees the file's earlier batches: they are inserted already
-        svc.judge_rows(conn, tenant, campaign["id"], verdicts, now)
-        accepted = [v for v in verdicts if v.ok]
-        # the file's earlier batches count as held: a file over the cap imports nothing
-        check_cap(tenant, existing + progress.accepted, len(accepted), field="file")
-        svc.insert_rows(conn, tenant, campaign["id"], parsed, accepted, now)
+        now = svc.clock.now()
+        with svc.store.write() as conn:
+            campaign = svc.campaign_for_append(conn, tenant, campaign_id)
+            parsed, verdicts = svc.parse_rows(tenant, campaign, raw)
+            # the file's earlier batches are in the campaign already, staged
+            svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
+            accepted = [v for v in verdicts if v.ok]
+            check_cap(tenant, svc.count(conn, campaign_id), len(accepted), field="file")
+            svc.insert_rows(conn, tenant, campaign_id, parsed, accepted, now, staged=tag)
         progress.accepted += len(accepted)
         progress.rejected += len(verdicts) - len(accepted)
         for verdict in verdicts:

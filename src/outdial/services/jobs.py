@@ -233,7 +233,8 @@ class JobService:
         if live is not None and state not in FINISHED:
             row["progress"] = live
         if state is JobState.SUCCEEDED and row["kind"] in REPORTING:
-            row["report_url"] = f"/jobs/{row['id']}/report"
+            base = "/jobs" if row["tenant_id"] is not None else "/admin/jobs"
+            row["report_url"] = f"{base}/{row['id']}/report"
         if state is JobState.SUCCEEDED and row["kind"] == JobKind.EXPORT.value:
             link = self.links.sign(row["uuid"], row["file_name"])
             row["download_url"] = f"{link.path}?{link.query}"
