@@ -174,16 +174,19 @@ def test_staged_rows_are_not_due_until_the_whole_file_is_in(
 
     monkeypatch.setattr(services.jobs, "report", report)
     services.job_runner().run_pending()
-    assert len(midway) == 10
-    assert {r["reason"] for r in midway} == {"importing"}
-    assert {r["next_eligible_at"] for r in midway} == {STAGED_UNTIL}
+    if services.store.concurrent_writers:  # PostgreSQL: one transaction, unseen until it ends
+        assert midway == []
+    else:  # SQLite: batches committed, staged
+        assert len(midway) == 10
+        assert {r["reason"] for r in midway} == {"importing"}
+        assert {r["next_eligible_at"] for r in midway} == {STAGED_UNTIL}
     with services.store.read() as conn:
         after = conn.execute(select(contacts.c.reason, contacts.c.lease_owner)).all()
     assert set(after) == {("not_dialed", None)} and len(after) == 25
     assert services.jobs.get(tenant, job["id"])["result"]["total_contacts"] == 25
 
 
-def test_a_rerun_clears_what_the_dead_run_had_staged(services: Services, monkeypatch: Any) -> None:
+def test_a_rerun_clears_what_a_dead_run_left(services: Services, monkeypatch: Any) -> None:
     monkeypatch.setattr(imports, "BATCH_ROWS", 10)
     tenant, campaign = setup(services)
     job = submit(services, tenant, campaign, rows=25)
@@ -198,7 +201,8 @@ def test_a_rerun_clears_what_the_dead_run_had_staged(services: Services, monkeyp
     monkeypatch.setattr(services.contacts, "discard_staged", lambda *_: 0)  # dead: no clean-up
     with pytest.raises(Died):
         services.imports.run(tenant, campaign, roster(25), on_progress=die, tag=tag)
-    assert count(services) == 10  # one batch staged, left behind
+    # SQLite: one batch staged, left behind; PostgreSQL: its transaction died with it
+    assert count(services) == (0 if services.store.concurrent_writers else 10)
     monkeypatch.undo()
     monkeypatch.setattr(imports, "BATCH_ROWS", 10)
     services.job_runner().run_pending()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
+from outdial.domain import limits
 from outdial.domain.errors import FieldError
 
 
@@ -52,3 +54,100 @@ def mark_dnc(rows: Iterable[RowVerdict], blocked: set[str]) -> None:
                         "dnc",
                     )
                 )
+
+
+class QuickPhone(NamedTuple):
+    number: str
+    relation: str
+    phone_group: str
+
+
+class QuickContact(NamedTuple):
+    """A contact that certainly meets the append API's rules, read without the validator."""
+
+    name: str
+    description: str
+    external_id: str | None
+    pass_through: str
+    attributes: dict[str, str]
+    timezone: str | None
+    phones: tuple[QuickPhone, ...]
+
+
+_CONTACT_KEYS = frozenset(
+    {"name", "description", "external_id", "pass_through", "attributes", "phones"}
+)
+_PHONE_KEYS = frozenset({"number", "relation", "phone_group"})
+_TEXT_LIMITS = (
+    ("name", limits.CONTACT_NAME_MAX),
+    ("description", limits.CONTACT_DESC_MAX),
+    ("pass_through", limits.CONTACT_PASS_THROUGH_MAX),
+)
+SELF_RELATIONS = ("", "self", "本人")
+ATTRIBUTES_MAX, ATTRIBUTE_KEY_MAX = 50, 64
+PHONE_NUMBER_MAX, PHONE_GROUP_MAX = 32, 64
+
+
+def quick_contact(raw: Mapping[str, Any]) -> QuickContact | None:
+    """``raw`` as a contact when it is plainly valid — only text values within their limits,
+    no time zone, one to three phones, the first the person's own — else None, and the
+    validator (services/models.ContactIn) judges it and words its errors. A bulk import's
+    rows are nearly all plainly valid; tests hold this to the validator's answer."""
+    if not _CONTACT_KEYS.issuperset(raw):
+        return None
+    for key, most in _TEXT_LIMITS:
+        value = raw.get(key, "")
+        if type(value) is not str or len(value) > most:
+            return None
+    external_id = raw.get("external_id")
+    if external_id is not None and (
+        type(external_id) is not str or len(external_id) > limits.CONTACT_EXTERNAL_ID_MAX
+    ):
+        return None
+    attributes = raw.get("attributes", {})
+    if not _plain_attributes(attributes):
+        return None
+    phones = _quick_phones(raw.get("phones"))
+    if phones is None:
+        return None
+    return QuickContact(
+        raw.get("name", ""),
+        raw.get("description", ""),
+        external_id,
+        raw.get("pass_through", ""),
+        attributes,
+        None,
+        phones,
+    )
+
+
+def _plain_attributes(attributes: Any) -> bool:
+    if type(attributes) is not dict or len(attributes) > ATTRIBUTES_MAX:
+        return False
+    return all(
+        type(k) is str and len(k) <= ATTRIBUTE_KEY_MAX and type(v) is str
+        for k, v in attributes.items()
+    )
+
+
+def _quick_phones(phones: Any) -> tuple[QuickPhone, ...] | None:
+    if type(phones) is not list or not 1 <= len(phones) <= limits.PHONES_PER_CONTACT:
+        return None
+    out = []
+    for phone in phones:
+        if type(phone) is not dict or not _PHONE_KEYS.issuperset(phone):
+            return None
+        number, relation = phone.get("number"), phone.get("relation", "")
+        group = phone.get("phone_group", "default")
+        if type(number) is not str or not 1 <= len(number) <= PHONE_NUMBER_MAX:
+            return None
+        if type(relation) is not str or type(group) is not str:
+            return None
+        if relation != relation.strip():  # the validator strips; leave the edge cases to it
+            return None
+        if len(relation) > limits.RELATION_MAX or not 1 <= len(group) <= PHONE_GROUP_MAX:
+            return None
+        out.append(QuickPhone(number, relation, group))
+    if out[0].relation not in SELF_RELATIONS:
+        return None
+    return tuple(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid as uuid_module
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -77,6 +78,14 @@ class Page:
 
 def new_uuid() -> str:
     return str(uuid_module.uuid4())
+
+
+def new_uuids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs, from one read of the system's randomness."""
+    pool = os.urandom(16 * count)
+    return [
+        str(uuid_module.UUID(bytes=pool[16 * k : 16 * k + 16], version=4)) for k in range(count)
+    ]
 
 
 def found(row: dict[str, Any] | None, what: str, row_id: int | str) -> dict[str, Any]:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, text, update
 
 from outdial.clock import Clock
 from outdial.domain import limits
 from outdial.domain.campaign_rules import period_has_begun
 from outdial.domain.campaign_state import CampaignState, started_state
-from outdial.domain.contact_rows import RowVerdict, mark_dnc, mark_duplicates
+from outdial.domain.contact_rows import (
+    QuickContact,
+    QuickPhone,
+    RowVerdict,
+    mark_dnc,
+    mark_duplicates,
+    quick_contact,
+)
 from outdial.domain.errors import (
     Conflict,
     FieldError,
@@ -23,13 +30,18 @@ from outdial.domain.errors import (
 from outdial.domain.outcomes import ContactState
 from outdial.domain.phones import normalise
 from outdial.services.assignment import assign_contacts
-from outdial.services.common import Page, PageRequest, Tenant, found, new_uuid, parse_choice
-from outdial.services.models import ContactAppendIn, ContactIn
+from outdial.services.common import Page, PageRequest, Tenant, found, new_uuids, parse_choice
+from outdial.services.models import ContactAppendIn, ContactIn, PhoneIn
 from outdial.services.validation import failed, validate
-from outdial.store.repo import TenantTable
+from outdial.store import bulk
+from outdial.store.bulk import reserve_ids
+from outdial.store.repo import TenantTable, valid_id
 from outdial.store.schema import attempts, campaigns, contact_phones, contacts, dnc_entries
 from outdial.store.store import Store
 
+RowLock = Literal["update", "share"] | None
+APPEND_LOCK_SPACE = 0x6F64  # the advisory lock space of appends to a campaign
+Contact = ContactIn | QuickContact  # a row checked by the validator, or plainly valid
 CLOSED_TO_APPEND = {CampaignState.CANCELLED, CampaignState.EXPIRED, CampaignState.FAILED}
 EDITABLE_FIELDS = ("name", "description", "external_id", "pass_through", "attributes", "timezone")
 
@@ -65,16 +77,28 @@ class ContactService:
             check_cap(tenant, existing, len(accepted))
             ids = self.insert_rows(conn, tenant, campaign_id, parsed, accepted, now)
             if accepted:
-                self.reopen_if_completed(conn, campaign, now)
-                assign_contacts(conn, campaign, now)  # preview: to the agents by assign_count
+                self.contacts_added(conn, campaign, now)
         return _append_report(verdicts, ids, existing + len(accepted))
 
     def campaign_for_append(
-        self, conn: Connection, tenant: Tenant, campaign_id: int, lock: bool = True
+        self, conn: Connection, tenant: Tenant, campaign_id: int, lock: RowLock = "update"
     ) -> dict[str, Any]:
-        # The row lock serialises appends to one campaign, so the cap check cannot race.
+        """The campaign, if it takes contacts. Appends to one campaign are serialised, so the
+        cap check cannot race: on PostgreSQL by an advisory lock, which leaves the campaign row
+        free for the engine, on SQLite by its one writer's lock. ``lock`` adds a lock on the
+        row: ``update`` (a short append), ``share`` (the end of a long import: no state change
+        until it commits) or None."""
+        if conn.dialect.name == "postgresql":
+            key = {"space": APPEND_LOCK_SPACE, "key": campaign_id % 2**31}
+            conn.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), key)
+        query = select(campaigns).where(
+            campaigns.c.tenant_id == tenant.id, campaigns.c.id == campaign_id
+        )
+        if lock is not None:
+            query = query.with_for_update(read=lock == "share")
+        found_row = conn.execute(query).one_or_none() if valid_id(campaign_id) else None
         row = found(
-            self.campaigns.get(conn, tenant.id, campaign_id, lock=lock), "campaign", campaign_id
+            None if found_row is None else dict(found_row._mapping), "campaign", campaign_id
         )
         if CampaignState(row["state"]) in CLOSED_TO_APPEND:
             raise Conflict(f"cannot add contacts to a {row['state']} campaign", state=row["state"])
@@ -82,14 +106,16 @@ class ContactService:
 
     def parse_rows(
         self, tenant: Tenant, campaign: Mapping[str, Any], raw_rows: list[dict[str, Any]]
-    ) -> tuple[dict[int, ContactIn], list[RowVerdict]]:
+    ) -> tuple[dict[int, Contact], list[RowVerdict]]:
         groups = {g["identify"] for g in campaign["phone_groups"]}
-        parsed: dict[int, ContactIn] = {}
+        parsed: dict[int, Contact] = {}
         verdicts = []
         for i, raw in enumerate(raw_rows):
             verdict = RowVerdict(i, [])
             try:
-                contact = validate(ContactIn, raw, prefix=f"contacts[{i}]")
+                contact: Contact | None = quick_contact(raw)
+                if contact is None:
+                    contact = validate(ContactIn, raw, prefix=f"contacts[{i}]")
                 verdict.numbers = _numbers(contact, tenant, groups, i)
                 parsed[i] = contact
             except ValidationFailed as exc:
@@ -106,14 +132,8 @@ class ContactService:
         now: datetime,
     ) -> None:
         primaries = [r.primary for r in rows if r.ok]
-        existing = set(
-            conn.scalars(
-                select(contacts.c.primary_number).where(
-                    contacts.c.campaign_id == campaign_id, contacts.c.primary_number.in_(primaries)
-                )
-            )
-        )
-        mark_duplicates(rows, existing)
+        mine = contacts.c.campaign_id == campaign_id
+        mark_duplicates(rows, bulk.present(conn, contacts.c.primary_number, primaries, mine))
         all_numbers = {n for r in rows if r.ok for n in r.numbers}
         mark_dnc(rows, blocked_numbers(conn, tenant.id, all_numbers, now))
 
@@ -128,33 +148,38 @@ class ContactService:
         conn: Connection,
         tenant: Tenant,
         campaign_id: int,
-        parsed: dict[int, ContactIn],
+        parsed: dict[int, Contact],
         accepted: list[RowVerdict],
         now: datetime,
         staged: str | None = None,
     ) -> dict[int, int]:
-        """Insert the accepted rows; ``staged`` (a file import's tag) keeps them from being
-        dialed until publish_staged."""
+        """Insert the accepted rows (bulk: ids reserved, then COPY or executemany); ``staged``
+        (a file import's tag) keeps them from being dialed until publish_staged. Returns the
+        new contact id of each row index."""
         if not accepted:
             return {}
-        rows = [_contact_row(tenant, campaign_id, parsed[v.index], v, now) for v in accepted]
-        if staged is not None:
-            for row in rows:
-                row.update(staged_values(staged))
-        conn.execute(insert(contacts), rows)
-        # The person's number is unique in the campaign, so it finds the new ids.
-        new_ids = select(contacts.c.primary_number, contacts.c.id).where(
-            contacts.c.campaign_id == campaign_id,
-            contacts.c.primary_number.in_([v.primary for v in accepted]),
-        )
-        by_number: dict[str, int] = {number: cid for number, cid in conn.execute(new_ids)}
+        ids = reserve_ids(conn, contacts, len(accepted))
+        state = _new_state(now) if staged is None else _staged_state(staged)
+        uuids = new_uuids(len(accepted))
+        rows = [
+            _contact_row(cid, uuid, tenant.id, campaign_id, parsed[v.index], v.primary, state, now)
+            for cid, uuid, v in zip(ids, uuids, accepted, strict=True)
+        ]
+        bulk.insert_rows(conn, contacts, CONTACT_COLUMNS, rows)
         phones = [
-            _phone_row(by_number[v.primary], campaign_id, k, number, parsed[v.index])
-            for v in accepted
+            _phone_row(
+                cid,
+                campaign_id,
+                k,
+                number,
+                parsed[v.index].phones[k].relation,
+                parsed[v.index].phones[k].phone_group,
+            )
+            for cid, v in zip(ids, accepted, strict=True)
             for k, number in enumerate(v.numbers)
         ]
-        conn.execute(insert(contact_phones), phones)
-        return {v.index: by_number[v.primary] for v in accepted}
+        bulk.insert_rows(conn, contact_phones, PHONE_COLUMNS, phones)
+        return {v.index: cid for cid, v in zip(ids, accepted, strict=True)}
 
     def publish_staged(self, tenant: Tenant, campaign_id: int, tag: str) -> int:
         """Make a finished import's staged contacts due now, in one transaction; the
@@ -174,9 +199,14 @@ class ContactService:
                 )
             ).rowcount
             if published:
-                self.reopen_if_completed(conn, campaign, now)
-                assign_contacts(conn, campaign, now)
+                self.contacts_added(conn, campaign, now)
             return self.count(conn, campaign_id)
+
+    def contacts_added(self, conn: Connection, campaign: dict[str, Any], now: datetime) -> None:
+        """What new contacts change: a completed campaign has work again; a preview
+        campaign's agents get their share of them."""
+        self.reopen_if_completed(conn, campaign, now)
+        assign_contacts(conn, campaign, now)
 
     def discard_staged(self, campaign_id: int, tag: str) -> int:
         """Delete what an import that did not finish had staged (phones go with them)."""
@@ -296,15 +326,6 @@ STAGED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 """A staged contact's next eligible time and lease: until its import publishes it."""
 
 
-def staged_values(tag: str) -> dict[str, Any]:
-    return {
-        "next_eligible_at": STAGED_UNTIL,
-        "reason": "importing",
-        "lease_owner": tag,
-        "lease_expires_at": STAGED_UNTIL,
-    }
-
-
 def _staged_by(campaign_id: int, tag: str) -> list[Any]:
     # the (campaign_id, state, next_eligible_at) index finds them
     return [
@@ -328,10 +349,11 @@ def check_cap(tenant: Tenant, existing: int, adding: int, field: str = "contacts
         )
 
 
-def _numbers(contact: ContactIn, tenant: Tenant, groups: set[str], i: int) -> list[str]:
+def _numbers(contact: Contact, tenant: Tenant, groups: set[str], i: int) -> list[str]:
     numbers = []
     errors = []
-    for k, phone in enumerate(contact.phones):
+    phones: Sequence[PhoneIn | QuickPhone] = contact.phones
+    for k, phone in enumerate(phones):
         where = f"contacts[{i}].phones[{k}]"
         try:
             numbers.append(normalise(phone.number, tenant.default_region, f"{where}.number"))
@@ -354,52 +376,90 @@ def _numbers(contact: ContactIn, tenant: Tenant, groups: set[str], i: int) -> li
     return numbers
 
 
+CONTACT_COLUMNS = (
+    "id",
+    "uuid",
+    "tenant_id",
+    "campaign_id",
+    "name",
+    "description",
+    "external_id",
+    "pass_through",
+    "attributes",
+    "timezone",
+    "primary_number",
+    "state",
+    "reason",
+    "next_eligible_at",
+    "attempt_count",
+    "phone_index",
+    "lease_owner",
+    "lease_expires_at",
+    "created_at",
+    "updated_at",
+)
+PHONE_COLUMNS = (
+    "contact_id",
+    "campaign_id",
+    "position",
+    "number",
+    "relation",
+    "phone_group",
+    "state",
+    "attempt_count",
+)
+
+
+def _new_state(now: datetime) -> tuple[str, datetime, str | None, datetime | None]:
+    """(reason, next_eligible_at, lease_owner, lease_expires_at) of a contact due now."""
+    return ("not_dialed", now, None, None)
+
+
+def _staged_state(tag: str) -> tuple[str, datetime, str | None, datetime | None]:
+    """... of a contact staged by the import ``tag``: due once the import publishes it."""
+    return ("importing", STAGED_UNTIL, tag, STAGED_UNTIL)
+
+
 def _contact_row(
-    tenant: Tenant, campaign_id: int, contact: ContactIn, verdict: RowVerdict, now: datetime
-) -> dict[str, Any]:
-    return {
-        "uuid": new_uuid(),
-        "tenant_id": tenant.id,
-        "campaign_id": campaign_id,
-        "name": contact.name,
-        "description": contact.description,
-        "external_id": contact.external_id,
-        "pass_through": contact.pass_through,
-        "attributes": contact.attributes,
-        "timezone": contact.timezone,
-        "primary_number": verdict.primary,
-        "state": ContactState.PENDING.value,
-        "outcome": None,
-        "reason": "not_dialed",
-        "next_eligible_at": now,
-        "attempt_count": 0,
-        "last_attempt_at": None,
-        "phone_index": 0,
-        "assigned_agent_id": None,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+    contact_id: int,
+    uuid: str,
+    tenant_id: int,
+    campaign_id: int,
+    contact: Contact,
+    primary: str,
+    state: tuple[str, datetime, str | None, datetime | None],
+    now: datetime,
+) -> tuple[Any, ...]:
+    reason, due, owner, until = state
+    return (
+        contact_id,
+        uuid,
+        tenant_id,
+        campaign_id,
+        contact.name,
+        contact.description,
+        contact.external_id,
+        contact.pass_through,
+        contact.attributes,
+        contact.timezone,
+        primary,
+        ContactState.PENDING.value,
+        reason,
+        due,
+        0,
+        0,
+        owner,
+        until,
+        now,
+        now,
+    )
 
 
 def _phone_row(
-    contact_id: int, campaign_id: int, position: int, number: str, contact: ContactIn
-) -> dict[str, Any]:
-    phone = contact.phones[position]
-    relation = phone.relation or ("self" if position == 0 else "")
-    return {
-        "contact_id": contact_id,
-        "campaign_id": campaign_id,
-        "position": position,
-        "number": number,
-        "relation": relation,
-        "phone_group": phone.phone_group,
-        "state": "active",
-        "attempt_count": 0,
-        "last_attempt_at": None,
-        "last_outcome": None,
-    }
+    contact_id: int, campaign_id: int, position: int, number: str, relation: str, group: str
+) -> tuple[Any, ...]:
+    relation = relation or ("self" if position == 0 else "")
+    return (contact_id, campaign_id, position, number, relation, group, "active", 0)
 
 
 def _append_report(verdicts: list[RowVerdict], ids: dict[int, int], total: int) -> dict[str, Any]:
@@ -434,11 +494,10 @@ def with_phones(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, 
 
 def blocked_numbers(conn: Connection, tenant_id: int, numbers: set[str], now: datetime) -> set[str]:
     """Numbers on the tenant's or the operator's do-not-call list, not expired."""
-    if not numbers:
-        return set()
-    query = select(dnc_entries.c.number).where(
-        dnc_entries.c.number.in_(numbers),
+    return bulk.present(
+        conn,
+        dnc_entries.c.number,
+        sorted(numbers),
         or_(dnc_entries.c.tenant_id == tenant_id, dnc_entries.c.tenant_id.is_(None)),
         or_(dnc_entries.c.expires_at.is_(None), dnc_entries.c.expires_at > now),
     )
-    return set(conn.scalars(query))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any, BinaryIO
 
+from sqlalchemy import Connection
+
 from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
 from outdial.domain.contact_rows import RowVerdict
@@ -138,7 +140,7 @@ class ContactImportService:
         """Queue the import of ``upload`` into the campaign (a contact_import job)."""
         svc = self.contacts
         with svc.store.read() as conn:
-            svc.campaign_for_append(conn, tenant, campaign_id, lock=False)
+            svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
         params = options.model_dump(exclude_none=True)
         return self.jobs.submit(
             tenant,
@@ -160,35 +162,66 @@ class ContactImportService:
         tag: str | None = None,
     ) -> ImportResult:
         """Import ``stream`` (seekable) into the campaign. Raises ValidationFailed (field
-        ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing.
-
-        Each batch of rows is written in its own short transaction, staged: its contacts are
-        in the campaign (so the cap and the duplicate checks see them) but not yet due to be
-        dialed. When the whole file is in, one statement makes them due; if anything stops the
-        import first, its staged contacts are deleted. ``tag`` names the staged contacts (a job
-        run again after its worker died gives the same tag, and first clears what the dead run
-        left)."""
+        ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing."""
         rows = read_rows(stream, mapping)
         progress = ImportProgress(bytes_total=rows.size, rows_total=rows.total)
         result = ImportResult(rows.format, rows.columns.describe(), progress)
+        batches = _batches(rows, stream, progress, on_progress)
+        try:
+            if self.contacts.store.concurrent_writers:
+                self._in_one_transaction(tenant, campaign_id, rows.columns, batches, result)
+            else:
+                tag = tag or f"import:{new_uuid()}"
+                self._in_staged_batches(tenant, campaign_id, rows.columns, batches, result, tag)
+        except TableError as exc:
+            raise failed([FieldError("file", str(exc), "invalid")]) from exc
+        progress.bytes_read = rows.size
+        return result
+
+    def _in_one_transaction(
+        self,
+        tenant: Tenant,
+        campaign_id: int,
+        columns: ColumnMap,
+        batches: Iterator[list[tuple[int, list[str]]]],
+        result: ImportResult,
+    ) -> None:
+        """PostgreSQL: the whole file in one transaction, which blocks no one (MVCC) but the
+        other appends to this campaign; a file that stops part way leaves nothing."""
         svc = self.contacts
-        tag = tag or f"import:{new_uuid()}"
+        with svc.store.write() as conn:
+            for batch in batches:
+                self._batch(conn, tenant, campaign_id, columns, batch, result, staged=None)
+            campaign = svc.campaign_for_append(conn, tenant, campaign_id, lock="share")
+            if result.progress.accepted:
+                svc.contacts_added(conn, campaign, svc.clock.now())
+            result.total_contacts = svc.count(conn, campaign_id)
+
+    def _in_staged_batches(
+        self,
+        tenant: Tenant,
+        campaign_id: int,
+        columns: ColumnMap,
+        batches: Iterator[list[tuple[int, list[str]]]],
+        result: ImportResult,
+        tag: str,
+    ) -> None:
+        """SQLite (one writer): each batch in its own short transaction, so the engine and
+        the API write between them. A batch's contacts are staged: in the campaign (the cap
+        and the duplicate checks see them) but not due to be dialed until the whole file is
+        in, when one statement publishes them. If anything stops the import first, what it
+        staged is deleted; ``tag`` names it, so a job run again after its worker died first
+        clears what the dead run left."""
+        svc = self.contacts
         svc.discard_staged(campaign_id, tag)
         try:
-            while batch := list(islice(rows.data, BATCH_ROWS)):
-                self._batch(tenant, campaign_id, rows.columns, batch, result, tag)
-                progress.bytes_read = _position(stream, rows.size)
-                if on_progress:
-                    on_progress(progress)
+            for batch in batches:
+                with svc.store.write() as conn:
+                    self._batch(conn, tenant, campaign_id, columns, batch, result, staged=tag)
             result.total_contacts = svc.publish_staged(tenant, campaign_id, tag)
-        except TableError as exc:
-            svc.discard_staged(campaign_id, tag)
-            raise failed([FieldError("file", str(exc), "invalid")]) from exc
         except BaseException:
             svc.discard_staged(campaign_id, tag)
             raise
-        progress.bytes_read = rows.size
-        return result
 
     def run_job(self, job: RunningJob) -> Outcome:
         """The contact_import job: its upload into its campaign, the report beside it."""
@@ -211,33 +244,44 @@ class ContactImportService:
 
     def _batch(
         self,
+        conn: Connection,
         tenant: Tenant,
         campaign_id: int,
         columns: ColumnMap,
         batch: list[tuple[int, list[str]]],
         result: ImportResult,
-        tag: str,
+        staged: str | None,
     ) -> None:
         svc, progress = self.contacts, result.progress
-        progress.rows_read += len(batch)
         filled = [(n, cells) for n, cells in batch if any(cells)]
         progress.empty += len(batch) - len(filled)
         raw = [columns.contact(cells) for _, cells in filled]
         now = svc.clock.now()
-        with svc.store.write() as conn:
-            campaign = svc.campaign_for_append(conn, tenant, campaign_id)
-            parsed, verdicts = svc.parse_rows(tenant, campaign, raw)
-            # the file's earlier batches are in the campaign already, staged
-            svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
-            accepted = [v for v in verdicts if v.ok]
-            check_cap(tenant, svc.count(conn, campaign_id), len(accepted), field="file")
-            svc.insert_rows(conn, tenant, campaign_id, parsed, accepted, now, staged=tag)
+        campaign = svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
+        parsed, verdicts = svc.parse_rows(tenant, campaign, raw)
+        # the file's earlier batches are in the campaign already (this transaction's, or staged)
+        svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
+        accepted = [v for v in verdicts if v.ok]
+        check_cap(tenant, svc.count(conn, campaign_id), len(accepted), field="file")
+        svc.insert_rows(conn, tenant, campaign_id, parsed, accepted, now, staged=staged)
         progress.accepted += len(accepted)
         progress.rejected += len(verdicts) - len(accepted)
         for verdict in verdicts:
             if not verdict.ok:
                 row, cells = filled[verdict.index]
                 result.problems.extend(_problems(row, cells, columns, verdict))
+
+
+def _batches(
+    rows: FileRows, stream: BinaryIO, progress: ImportProgress, on_progress: Progress | None
+) -> Iterator[list[tuple[int, list[str]]]]:
+    """The file's data rows a batch at a time, reporting progress after each batch."""
+    while batch := list(islice(rows.data, BATCH_ROWS)):
+        progress.rows_read += len(batch)
+        yield batch
+        progress.bytes_read = _position(stream, rows.size)
+        if on_progress:
+            on_progress(progress)
 
 
 def _problems(
