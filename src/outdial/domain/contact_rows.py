@@ -78,11 +78,6 @@ _CONTACT_KEYS = frozenset(
     {"name", "description", "external_id", "pass_through", "attributes", "phones"}
 )
 _PHONE_KEYS = frozenset({"number", "relation", "phone_group"})
-_TEXT_LIMITS = (
-    ("name", limits.CONTACT_NAME_MAX),
-    ("description", limits.CONTACT_DESC_MAX),
-    ("pass_through", limits.CONTACT_PASS_THROUGH_MAX),
-)
 SELF_RELATIONS = ("", "self", "本人")
 ATTRIBUTES_MAX, ATTRIBUTE_KEY_MAX = 50, 64
 PHONE_NUMBER_MAX, PHONE_GROUP_MAX = 32, 64
@@ -95,30 +90,34 @@ def quick_contact(raw: Mapping[str, Any]) -> QuickContact | None:
     rows are nearly all plainly valid; tests hold this to the validator's answer."""
     if not _CONTACT_KEYS.issuperset(raw):
         return None
-    for key, most in _TEXT_LIMITS:
-        value = raw.get(key, "")
-        if type(value) is not str or len(value) > most:
-            return None
+    name = raw.get("name", "")
+    description = raw.get("description", "")
+    pass_through = raw.get("pass_through", "")
     external_id = raw.get("external_id")
-    if external_id is not None and (
-        type(external_id) is not str or len(external_id) > limits.CONTACT_EXTERNAL_ID_MAX
+    attributes = raw.get("attributes", _NO_ATTRIBUTES)
+    if not (
+        type(name) is str
+        and len(name) <= limits.CONTACT_NAME_MAX
+        and type(description) is str
+        and len(description) <= limits.CONTACT_DESC_MAX
+        and type(pass_through) is str
+        and len(pass_through) <= limits.CONTACT_PASS_THROUGH_MAX
+        and (
+            external_id is None
+            or (type(external_id) is str and len(external_id) <= limits.CONTACT_EXTERNAL_ID_MAX)
+        )
+        and (attributes is _NO_ATTRIBUTES or _plain_attributes(attributes))
     ):
-        return None
-    attributes = raw.get("attributes", {})
-    if not _plain_attributes(attributes):
         return None
     phones = _quick_phones(raw.get("phones"))
     if phones is None:
         return None
-    return QuickContact(
-        raw.get("name", ""),
-        raw.get("description", ""),
-        external_id,
-        raw.get("pass_through", ""),
-        attributes,
-        None,
-        phones,
-    )
+    if attributes is _NO_ATTRIBUTES:
+        attributes = {}
+    return QuickContact(name, description, external_id, pass_through, attributes, None, phones)
+
+
+_NO_ATTRIBUTES: dict[str, str] = {}
 
 
 def _plain_attributes(attributes: Any) -> bool:
@@ -137,15 +136,18 @@ def _quick_phones(phones: Any) -> tuple[QuickPhone, ...] | None:
     for phone in phones:
         if type(phone) is not dict or not _PHONE_KEYS.issuperset(phone):
             return None
-        number, relation = phone.get("number"), phone.get("relation", "")
+        number = phone.get("number")
+        relation = phone.get("relation", "")
         group = phone.get("phone_group", "default")
-        if type(number) is not str or not 1 <= len(number) <= PHONE_NUMBER_MAX:
-            return None
-        if type(relation) is not str or type(group) is not str:
-            return None
-        if relation != relation.strip():  # the validator strips; leave the edge cases to it
-            return None
-        if len(relation) > limits.RELATION_MAX or not 1 <= len(group) <= PHONE_GROUP_MAX:
+        if not (
+            type(number) is str
+            and 1 <= len(number) <= PHONE_NUMBER_MAX
+            and type(relation) is str
+            and len(relation) <= limits.RELATION_MAX
+            and relation == relation.strip()  # the validator strips; the edge cases are its
+            and type(group) is str
+            and 1 <= len(group) <= PHONE_GROUP_MAX
+        ):
             return None
         out.append(QuickPhone(number, relation, group))
     if out[0].relation not in SELF_RELATIONS:

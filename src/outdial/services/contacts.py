@@ -198,9 +198,12 @@ class ContactService:
                     updated_at=now,
                 )
             ).rowcount
+            total = self.count(conn, campaign_id)
+            # appends between the import's batches are counted now: the cap holds exactly
+            check_cap(tenant, total - published, published, field="file")
             if published:
                 self.contacts_added(conn, campaign, now)
-            return self.count(conn, campaign_id)
+            return total
 
     def contacts_added(self, conn: Connection, campaign: dict[str, Any], now: datetime) -> None:
         """What new contacts change: a completed campaign has work again; a preview

@@ -32,7 +32,7 @@ from outdial.services.jobs import JobService
 from outdial.services.models import ContactImportIn
 from outdial.services.validation import failed
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 _ROW_FIELD = re.compile(r"^contacts\[\d+\]\.?")
 _PHONE_FIELD = re.compile(r"^phones\[(\d+)\]")
 
@@ -94,6 +94,7 @@ class ImportResult:
     progress: ImportProgress
     problems: list[RowProblem] = field(default_factory=list)
     total_contacts: int = 0
+    held: int | None = None  # the campaign's contacts while importing, as counted so far
 
     def as_dict(self) -> dict[str, Any]:
         p = self.progress
@@ -262,8 +263,11 @@ class ContactImportService:
         # the file's earlier batches are in the campaign already (this transaction's, or staged)
         svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
         accepted = [v for v in verdicts if v.ok]
-        check_cap(tenant, svc.count(conn, campaign_id), len(accepted), field="file")
+        if result.held is None:  # counted once; then the file's own rows are added
+            result.held = svc.count(conn, campaign_id)
+        check_cap(tenant, result.held, len(accepted), field="file")
         svc.insert_rows(conn, tenant, campaign_id, parsed, accepted, now, staged=staged)
+        result.held += len(accepted)
         progress.accepted += len(accepted)
         progress.rejected += len(verdicts) - len(accepted)
         for verdict in verdicts:
