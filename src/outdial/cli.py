@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -30,6 +31,8 @@ tenant_app = typer.Typer(help="Tenants", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 bench_app = typer.Typer(help="Benchmarks", no_args_is_help=True)
+dnc_app = typer.Typer(help="Do-not-call lists", no_args_is_help=True)
+app.add_typer(dnc_app, name="dnc")
 app.add_typer(bench_app, name="bench")
 console = Console()
 err = Console(stderr=True)
@@ -224,8 +227,6 @@ def import_contacts(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Import a contact file into a campaign: its good rows, and a report of the others."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
     from outdial.services.imports import ImportProgress, report_csv
 
     overrides = {}
@@ -239,15 +240,9 @@ def import_contacts(
         err.print(f"[red]FILE[/]: no file {str(file)!r}")
         raise typer.Exit(2)
     runtime = open_runtime(_settings(data_dir))
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[counts]}"),
-    )
     try:
         tenant = runtime.services.campaigns_tenant(campaign_id)
-        with Progress(*columns, console=err, transient=True) as bar, file.open("rb") as stream:
+        with _bar() as bar, file.open("rb") as stream:
             task = bar.add_task(f"importing {file.name}", total=100.0, counts="")
 
             def advance(p: ImportProgress) -> None:
@@ -277,6 +272,108 @@ def import_contacts(
         console.print(
             f"  … and {more:,} more" + (f" in {report}" if report else " (--report FILE)")
         )
+
+
+def _bar() -> Any:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
+    return Progress(*columns, console=err, transient=True)
+
+
+@app.command("export")
+def export_campaign(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id")],
+    file: Annotated[Path, typer.Argument(help="Where to write: a .csv or .xlsx file")],
+    data_dir: DataDir = Path("data"),
+    subject: Annotated[
+        str, typer.Option(help="contacts (with their final outcome) or attempts (the ledger)")
+    ] = "contacts",
+    language: Annotated[str, typer.Option("--lang", help="Header language: en or zh")] = "en",
+) -> None:
+    """Export a campaign's contacts or attempts to CSV or XLSX (by the file's suffix)."""
+    from outdial.services.exports import ExportRequest
+    from outdial.services.models import ExportIn
+
+    kind = file.suffix.lower().lstrip(".")
+    try:
+        request = validate(ExportIn, {"subject": subject, "format": kind, "language": language})
+    except OutdialError as exc:
+        _fail(exc, as_options=True)
+    runtime = open_runtime(_settings(data_dir))
+    try:
+        tenant = runtime.services.campaigns_tenant(campaign_id)
+        with _bar() as bar:
+            task = bar.add_task(f"exporting {subject}", total=100.0, counts="")
+
+            def advance(p: Mapping[str, Any]) -> None:
+                counts = f"{p['rows_written']:,} of {p['rows_total']:,} rows"
+                bar.update(task, completed=p["percent"], counts=counts)
+
+            wanted = ExportRequest(request.subject, request.format, request.language)
+            result = runtime.services.exports.run(tenant, campaign_id, wanted, file, advance)
+    except OutdialError as exc:
+        _fail(exc)
+    finally:
+        runtime.store.close()
+    console.print(f"{file}: {result['rows']:,} {subject}, {result['bytes']:,} bytes")
+
+
+@dnc_app.command("import")
+def dnc_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX with a phone column")],
+    data_dir: DataDir = Path("data"),
+    tenant_id: Annotated[
+        int | None,
+        typer.Option("--tenant", help="The tenant's own list; without it the operator's list"),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Reason of rows without a notes column")] = "",
+    source: Annotated[str, typer.Option(help="Where the numbers came from")] = "upload",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Put every number of a file on a do-not-call list."""
+    from outdial.services.imports import ImportProgress
+    from outdial.services.models import DncImportIn
+
+    if not file.is_file():
+        err.print(f"[red]FILE[/]: no file {str(file)!r}")
+        raise typer.Exit(2)
+    try:
+        options = validate(DncImportIn, {"reason": reason, "source": source})
+    except OutdialError as exc:
+        _fail(exc, as_options=True)
+    runtime = open_runtime(_settings(data_dir))
+    try:
+        tenant = None if tenant_id is None else runtime.services.tenant(tenant_id)
+        with _bar() as bar, file.open("rb") as stream:
+            task = bar.add_task(f"listing {file.name}", total=100.0, counts="")
+
+            def advance(p: ImportProgress) -> None:
+                counts = f"{p.rows_read:,} rows, {p.accepted:,} listed, {p.rejected:,} rejected"
+                bar.update(task, completed=p.percent, counts=counts)
+
+            result = runtime.services.dnc.import_file(tenant, stream, options, advance)
+    except OutdialError as exc:
+        _fail(exc)
+    finally:
+        runtime.store.close()
+    body = result.as_dict()
+    if json_out:
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    whose = "the operator's list" if tenant_id is None else f"tenant {tenant_id}'s list"
+    console.print(
+        f"{file.name}: {body['rows_read']:,} rows, [green]{body['listed']:,} listed[/], "
+        f"{body['already_listed']:,} already listed, [yellow]{body['rejected']:,} rejected[/];"
+        f" {whose} holds {body['total_entries']:,} numbers"
+    )
+    for problem in body["problems"][:10]:
+        console.print(f"  row {problem['row']} {problem['column']}: {problem['reason']}")
 
 
 def _option(metavar: str, text: str) -> Any:
