@@ -214,3 +214,14 @@ def test_spring_forward_gap_and_fall_back() -> None:
     s = Schedule(ny, windows=parse_windows([{"start": "00:00", "end": "01:30"}]))
     second_0115 = datetime(2026, 11, 1, 1, 15, fold=1, tzinfo=ny)
     assert closed_reason(s, second_0115) is not None  # the repeated hour is past the window end
+
+
+def test_fixed_offset_is_found_only_where_the_zone_keeps_one() -> None:
+    from outdial.domain.calendar import fixed_offset
+
+    shanghai, new_york = ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert fixed_offset(shanghai, start, start + timedelta(days=365)) == 8 * 3600
+    assert fixed_offset(new_york, start, start + timedelta(days=30)) == -5 * 3600
+    assert fixed_offset(new_york, start, start + timedelta(days=100)) is None  # DST in March
+    assert fixed_offset(shanghai, start, start + timedelta(days=5000)) is None  # too long to look

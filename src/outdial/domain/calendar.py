@@ -274,3 +274,21 @@ def spans_around(
     """Window and blackout spans of the days around ``day`` (pure, so cached)."""
     first, last = day - timedelta(days=1), day + timedelta(days=1)
     return tuple(window_spans(schedule, first, last)), tuple(blackout_spans(schedule, first, last))
+
+
+OFFSET_SPAN_DAYS_MAX = 800  # past this, no promise of one offset is looked for
+
+
+def fixed_offset(zone: ZoneInfo, first: datetime, last: datetime) -> int | None:
+    """The zone's UTC offset in seconds if it is the same all through [first, last], else
+    None. Looked at once a day and at both ends: offsets change at most a few times a year
+    and never twice in a day."""
+    if (last - first).days > OFFSET_SPAN_DAYS_MAX:
+        return None
+    offset = zone.utcoffset(first)
+    at = first
+    while at < last:
+        at = min(last, at + timedelta(days=1))
+        if zone.utcoffset(at) != offset:
+            return None
+    return None if offset is None else int(offset.total_seconds())

@@ -27,7 +27,8 @@ class RowWriter(Protocol):
 
 class CsvWriter:
     def __init__(self, path: Path, header: Sequence[str]):
-        self._file = path.open("w", encoding="utf-8-sig", newline="")
+        self._file = path.open("w", encoding="utf-8", newline="", buffering=1 << 20)
+        self._file.write("\ufeff")  # the BOM, once (utf-8-sig would check on every write)
         self._csv = csv.writer(self._file)
         self._csv.writerow(header)
 
