@@ -31,7 +31,7 @@ numbers = st.builds(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(numbers, st.sampled_from(REGIONS))
 def test_the_fast_path_agrees_with_phonenumbers(text: str, region: str) -> None:
     quick = fast_e164(text.strip(), region)

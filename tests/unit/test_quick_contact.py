@@ -49,7 +49,7 @@ def same_as_the_validator(raw: dict[str, Any]) -> None:
     ]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(contact)
 def test_a_quick_contact_is_one_the_validator_accepts_as_it_is(raw: dict[str, Any]) -> None:
     same_as_the_validator(raw)
@@ -106,7 +106,42 @@ near_limits = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(near_limits)
 def test_rows_near_the_limits(raw: dict[str, Any]) -> None:
+    same_as_the_validator(raw)
+
+
+headers = st.lists(
+    st.sampled_from(
+        ["姓名", "手机号", "备用电话", "电话(配偶)", "关系", "客户编号", "备注", "透传", "时区",
+         "城市", "x" * 70, "标签"]
+    ),
+    min_size=1,
+    max_size=7,
+)  # fmt: skip
+cells = st.lists(
+    st.one_of(
+        st.just(""),
+        st.sampled_from(["13800000001", "本人", "配偶", "self", " 本人", "Asia/Shanghai"]),
+        st.text(max_size=25),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(headers, cells)
+def test_a_quick_row_is_the_contact_the_row_maps_to(header: list[str], row: list[str]) -> None:
+    from outdial.domain.columns import MappingError, detect
+
+    try:
+        columns = detect([header, row])
+    except MappingError:
+        return
+    quick = columns.quick(row)
+    if quick is None:
+        return
+    raw = columns.contact(row)
+    assert quick == quick_contact(raw), (header, row)
     same_as_the_validator(raw)

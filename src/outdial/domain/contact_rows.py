@@ -90,11 +90,32 @@ def quick_contact(raw: Mapping[str, Any]) -> QuickContact | None:
     rows are nearly all plainly valid; tests hold this to the validator's answer."""
     if not _CONTACT_KEYS.issuperset(raw):
         return None
-    name = raw.get("name", "")
-    description = raw.get("description", "")
-    pass_through = raw.get("pass_through", "")
-    external_id = raw.get("external_id")
     attributes = raw.get("attributes", _NO_ATTRIBUTES)
+    if attributes is not _NO_ATTRIBUTES and not _plain_attributes(attributes):
+        return None
+    phones = _quick_phones(raw.get("phones"))
+    if phones is None:
+        return None
+    return plain_contact(
+        raw.get("name", ""),
+        raw.get("description", ""),
+        raw.get("external_id"),
+        raw.get("pass_through", ""),
+        attributes,
+        phones,
+    )
+
+
+def plain_contact(
+    name: Any,
+    description: Any,
+    external_id: Any,
+    pass_through: Any,
+    attributes: dict[str, str],
+    phones: tuple[QuickPhone, ...],
+) -> QuickContact | None:
+    """The contact of these values if its fields are plainly valid (the phones and the
+    attributes already are), else None."""
     if not (
         type(name) is str
         and len(name) <= limits.CONTACT_NAME_MAX
@@ -106,18 +127,37 @@ def quick_contact(raw: Mapping[str, Any]) -> QuickContact | None:
             external_id is None
             or (type(external_id) is str and len(external_id) <= limits.CONTACT_EXTERNAL_ID_MAX)
         )
-        and (attributes is _NO_ATTRIBUTES or _plain_attributes(attributes))
     ):
         return None
-    phones = _quick_phones(raw.get("phones"))
-    if phones is None:
+    return QuickContact(
+        name,
+        description,
+        external_id,
+        pass_through,
+        {} if attributes is _NO_ATTRIBUTES else attributes,
+        None,
+        phones,
+    )
+
+
+def plain_phones(numbers: list[tuple[str, str]]) -> tuple[QuickPhone, ...] | None:
+    """(number, relation) pairs of text as the contact's phones (default group) if plainly
+    valid, else None."""
+    if not 1 <= len(numbers) <= limits.PHONES_PER_CONTACT:
         return None
-    if attributes is _NO_ATTRIBUTES:
-        attributes = {}
-    return QuickContact(name, description, external_id, pass_through, attributes, None, phones)
+    for number, relation in numbers:
+        if not (
+            1 <= len(number) <= PHONE_NUMBER_MAX
+            and len(relation) <= limits.RELATION_MAX
+            and relation == relation.strip()  # the validator strips; the edge cases are its
+        ):
+            return None
+    if numbers[0][1] not in SELF_RELATIONS:
+        return None
+    return tuple(QuickPhone(number, relation, "default") for number, relation in numbers)
 
 
-_NO_ATTRIBUTES: dict[str, str] = {}
+_NO_ATTRIBUTES: dict[str, str] = {}  # "none given": the one empty dict never handed out
 
 
 def _plain_attributes(attributes: Any) -> bool:
@@ -132,24 +172,15 @@ def _plain_attributes(attributes: Any) -> bool:
 def _quick_phones(phones: Any) -> tuple[QuickPhone, ...] | None:
     if type(phones) is not list or not 1 <= len(phones) <= limits.PHONES_PER_CONTACT:
         return None
-    out = []
+    pairs = []
     for phone in phones:
         if type(phone) is not dict or not _PHONE_KEYS.issuperset(phone):
             return None
         number = phone.get("number")
         relation = phone.get("relation", "")
-        group = phone.get("phone_group", "default")
-        if not (
-            type(number) is str
-            and 1 <= len(number) <= PHONE_NUMBER_MAX
-            and type(relation) is str
-            and len(relation) <= limits.RELATION_MAX
-            and relation == relation.strip()  # the validator strips; the edge cases are its
-            and type(group) is str
-            and 1 <= len(group) <= PHONE_GROUP_MAX
-        ):
+        if type(number) is not str or type(relation) is not str:
             return None
-        out.append(QuickPhone(number, relation, group))
-    if out[0].relation not in SELF_RELATIONS:
-        return None
-    return tuple(out)
+        if phone.get("phone_group", "default") != "default":
+            return None  # another group: the validator and the campaign's groups judge it
+        pairs.append((number, relation))
+    return plain_phones(pairs)

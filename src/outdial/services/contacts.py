@@ -105,15 +105,21 @@ class ContactService:
         return row
 
     def parse_rows(
-        self, tenant: Tenant, campaign: Mapping[str, Any], raw_rows: list[dict[str, Any]]
+        self,
+        tenant: Tenant,
+        campaign: Mapping[str, Any],
+        raw_rows: Sequence[Mapping[str, Any] | QuickContact],
     ) -> tuple[dict[int, Contact], list[RowVerdict]]:
+        """Each row checked (a QuickContact is checked already) and its numbers normalised."""
         groups = {g["identify"] for g in campaign["phone_groups"]}
         parsed: dict[int, Contact] = {}
         verdicts = []
         for i, raw in enumerate(raw_rows):
             verdict = RowVerdict(i, [])
             try:
-                contact: Contact | None = quick_contact(raw)
+                contact: Contact | None = (
+                    raw if isinstance(raw, QuickContact) else quick_contact(raw)
+                )
                 if contact is None:
                     contact = validate(ContactIn, raw, prefix=f"contacts[{i}]")
                 verdict.numbers = _numbers(contact, tenant, groups, i)

@@ -256,7 +256,7 @@ class ContactImportService:
         svc, progress = self.contacts, result.progress
         filled = [(n, cells) for n, cells in batch if any(cells)]
         progress.empty += len(batch) - len(filled)
-        raw = [columns.contact(cells) for _, cells in filled]
+        raw = [columns.quick(cells) or columns.contact(cells) for _, cells in filled]
         now = svc.clock.now()
         campaign = svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
         parsed, verdicts = svc.parse_rows(tenant, campaign, raw)
