@@ -143,3 +143,18 @@ def test_mapping_errors_name_the_field(
 )  # fmt: skip
 def test_looks_like_phone(cell: str, phone: bool) -> None:
     assert looks_like_phone(cell) is phone
+
+
+def test_new_uuids_are_time_ordered_version_7() -> None:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from outdial.services.common import new_uuids
+
+    at = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    made = new_uuids(5000, at) + new_uuids(5000, at + timedelta(milliseconds=1))
+    assert made == sorted(made) and len(set(made)) == 10_000  # ordered: index appends
+    for text in made[:100] + made[-100:]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, text)
+        assert parsed.int >> 80 in (int(at.timestamp() * 1000), int(at.timestamp() * 1000) + 1)

@@ -143,8 +143,9 @@ def plain_contact(
 def plain_phones(numbers: list[tuple[str, str]]) -> tuple[QuickPhone, ...] | None:
     """(number, relation) pairs of text as the contact's phones (default group) if plainly
     valid, else None."""
-    if not 1 <= len(numbers) <= limits.PHONES_PER_CONTACT:
+    if not 1 <= len(numbers) <= limits.PHONES_PER_CONTACT or numbers[0][1] not in SELF_RELATIONS:
         return None
+    out = []
     for number, relation in numbers:
         if not (
             1 <= len(number) <= PHONE_NUMBER_MAX
@@ -152,9 +153,8 @@ def plain_phones(numbers: list[tuple[str, str]]) -> tuple[QuickPhone, ...] | Non
             and relation == relation.strip()  # the validator strips; the edge cases are its
         ):
             return None
-    if numbers[0][1] not in SELF_RELATIONS:
-        return None
-    return tuple(QuickPhone(number, relation, "default") for number, relation in numbers)
+        out.append(QuickPhone(number, relation, "default"))
+    return tuple(out)
 
 
 _NO_ATTRIBUTES: dict[str, str] = {}  # "none given": the one empty dict never handed out

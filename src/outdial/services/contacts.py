@@ -28,7 +28,7 @@ from outdial.domain.errors import (
     ValidationFailed,
 )
 from outdial.domain.outcomes import ContactState
-from outdial.domain.phones import normalise
+from outdial.domain.phones import fast_e164, normalise
 from outdial.services.assignment import assign_contacts
 from outdial.services.common import Page, PageRequest, Tenant, found, new_uuids, parse_choice
 from outdial.services.models import ContactAppendIn, ContactIn, PhoneIn
@@ -165,25 +165,23 @@ class ContactService:
         if not accepted:
             return {}
         ids = reserve_ids(conn, contacts, len(accepted))
-        state = _new_state(now) if staged is None else _staged_state(staged)
-        uuids = new_uuids(len(accepted))
-        rows = [
-            _contact_row(cid, uuid, tenant.id, campaign_id, parsed[v.index], v.primary, state, now)
-            for cid, uuid, v in zip(ids, uuids, accepted, strict=True)
-        ]
+        reason, due, owner, until = _new_state(now) if staged is None else _staged_state(staged)
+        pending = ContactState.PENDING.value
+        rows, phones = [], []
+        for cid, uuid, v in zip(ids, new_uuids(len(accepted), now), accepted, strict=True):
+            c = parsed[v.index]
+            rows.append(
+                (cid, uuid, tenant.id, campaign_id, c.name, c.description, c.external_id,
+                 c.pass_through, c.attributes, c.timezone, v.primary, pending, reason, due, 0, 0,
+                 owner, until, now, now)
+            )  # fmt: skip
+            for k, number in enumerate(v.numbers):
+                phone = c.phones[k]
+                relation = phone.relation or ("self" if k == 0 else "")
+                phones.append(
+                    (cid, campaign_id, k, number, relation, phone.phone_group, "active", 0)
+                )
         bulk.insert_rows(conn, contacts, CONTACT_COLUMNS, rows)
-        phones = [
-            _phone_row(
-                cid,
-                campaign_id,
-                k,
-                number,
-                parsed[v.index].phones[k].relation,
-                parsed[v.index].phones[k].phone_group,
-            )
-            for cid, v in zip(ids, accepted, strict=True)
-            for k, number in enumerate(v.numbers)
-        ]
         bulk.insert_rows(conn, contact_phones, PHONE_COLUMNS, phones)
         return {v.index: cid for cid, v in zip(ids, accepted, strict=True)}
 
@@ -362,16 +360,20 @@ def _numbers(contact: Contact, tenant: Tenant, groups: set[str], i: int) -> list
     numbers = []
     errors = []
     phones: Sequence[PhoneIn | QuickPhone] = contact.phones
+    region = tenant.default_region
     for k, phone in enumerate(phones):
-        where = f"contacts[{i}].phones[{k}]"
-        try:
-            numbers.append(normalise(phone.number, tenant.default_region, f"{where}.number"))
-        except ValidationFailed as exc:
-            errors.extend(exc.details)
+        number = fast_e164(phone.number.strip(), region)
+        if number is None:
+            try:
+                number = normalise(phone.number, region, f"contacts[{i}].phones[{k}].number")
+            except ValidationFailed as exc:
+                errors.extend(exc.details)
+        if number is not None:
+            numbers.append(number)
         if phone.phone_group not in groups:
             errors.append(
                 FieldError(
-                    f"{where}.phone_group",
+                    f"contacts[{i}].phones[{k}].phone_group",
                     f"no phone group {phone.phone_group!r} in the campaign",
                     "not_found",
                 )
@@ -385,7 +387,7 @@ def _numbers(contact: Contact, tenant: Tenant, groups: set[str], i: int) -> list
     return numbers
 
 
-CONTACT_COLUMNS = (
+CONTACT_COLUMNS = (  # the order of insert_rows' tuples
     "id",
     "uuid",
     "tenant_id",
@@ -427,48 +429,6 @@ def _new_state(now: datetime) -> tuple[str, datetime, str | None, datetime | Non
 def _staged_state(tag: str) -> tuple[str, datetime, str | None, datetime | None]:
     """... of a contact staged by the import ``tag``: due once the import publishes it."""
     return ("importing", STAGED_UNTIL, tag, STAGED_UNTIL)
-
-
-def _contact_row(
-    contact_id: int,
-    uuid: str,
-    tenant_id: int,
-    campaign_id: int,
-    contact: Contact,
-    primary: str,
-    state: tuple[str, datetime, str | None, datetime | None],
-    now: datetime,
-) -> tuple[Any, ...]:
-    reason, due, owner, until = state
-    return (
-        contact_id,
-        uuid,
-        tenant_id,
-        campaign_id,
-        contact.name,
-        contact.description,
-        contact.external_id,
-        contact.pass_through,
-        contact.attributes,
-        contact.timezone,
-        primary,
-        ContactState.PENDING.value,
-        reason,
-        due,
-        0,
-        0,
-        owner,
-        until,
-        now,
-        now,
-    )
-
-
-def _phone_row(
-    contact_id: int, campaign_id: int, position: int, number: str, relation: str, group: str
-) -> tuple[Any, ...]:
-    relation = relation or ("self" if position == 0 else "")
-    return (contact_id, campaign_id, position, number, relation, group, "active", 0)
 
 
 def _append_report(verdicts: list[RowVerdict], ids: dict[int, int], total: int) -> dict[str, Any]:

@@ -47,9 +47,10 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
 def present(
     conn: Connection, column: Column[str], values: Sequence[str], *where: ColumnElement[bool]
 ) -> set[str]:
-    """Which of ``values`` are in ``column`` (among the rows ``where`` selects). On PostgreSQL
-    each value is looked up on its own (a semi-join from the array), so the unique index
-    serves it however stale the planner's statistics are in the middle of a bulk load."""
+    """Which of ``values`` are in ``column`` (among the rows ``where`` selects), the values
+    sent as one parameter. On PostgreSQL each is looked up on its own (a semi-join from the
+    array), so the unique index serves it however stale the planner's statistics are in the
+    middle of a bulk load."""
     if not values:
         return set()
     if conn.dialect.name == "postgresql":
@@ -57,7 +58,11 @@ def present(
         wanted = func.unnest(array).table_valued("value").render_derived()
         query = select(wanted.c.value).where(exists().where(*where, column == wanted.c.value))
         return set(conn.scalars(query))
-    return set(conn.scalars(select(column).where(*where, column.in_(values))))
+    # one JSON parameter rather than thousands of bound ones (SQLite's JSON1 is built in)
+    listed = select(
+        func.json_each(bindparam("values", json.dumps(list(values)))).table_valued("value").c.value
+    )
+    return set(conn.scalars(select(column).where(*where, column.in_(listed.scalar_subquery()))))
 
 
 def insert_rows(
@@ -80,39 +85,47 @@ def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[
     out: list[Processor | None] = []
     for name in columns:
         column_type = table.c[name].type.dialect_impl(dialect)
-        if dialect.name == "postgresql":
-            out.append(_json if isinstance(column_type, JSON) else None)
+        if isinstance(column_type, JSON):
+            out.append(_json)  # as SQLAlchemy writes it (json.dumps), the empty object at once
+        elif dialect.name == "postgresql":
+            out.append(None)
         else:
             out.append(column_type.bind_processor(dialect))
     return out
 
 
 def _json(value: Any) -> Any:
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    return "{}" if value == {} else json.dumps(value)
 
 
 def _converted(
     rows: Sequence[Sequence[Any]], processors: list[Processor | None]
 ) -> list[tuple[Any, ...]]:
-    active = [(k, p) for k, p in enumerate(processors) if p is not None]
-    if not active:
+    """The rows with each column's processing applied, a column at a time (a batch repeats
+    the same times and the same empty JSON, so each distinct value is processed once)."""
+    if not any(processors):
         return [tuple(row) for row in rows]
-    caches: list[dict[Any, Any]] = [{} for _ in active]
+    columns = list(zip(*rows, strict=True))
+    for k, process in enumerate(processors):
+        if process is not None:
+            columns[k] = tuple(_processed(columns[k], process))
+    return list(zip(*columns, strict=True))
+
+
+def _processed(values: Sequence[Any], process: Processor) -> list[Any]:
+    done: dict[Any, Any] = {None: None}
     out = []
-    for row in rows:
-        values = list(row)
-        for (k, process), cache in zip(active, caches, strict=True):
-            value = values[k]
-            if value is None:
-                continue
-            key = value if not isinstance(value, dict | list) else None
-            if key is not None and key in cache:
-                values[k] = cache[key]
-                continue
-            values[k] = converted = process(value)
-            if key is not None and len(cache) < 1024:
-                cache[key] = converted
-        out.append(tuple(values))
+    for value in values:
+        try:
+            out.append(done[value])
+        except KeyError:
+            out.append(converted := process(value))
+            if len(done) < 1024:
+                done[value] = converted
+        except TypeError:  # unhashable: a dict or a list (JSON)
+            out.append(process(value))
     return out
 
 
