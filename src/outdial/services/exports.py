@@ -84,7 +84,6 @@ ATTEMPT_COLUMNS = (
 Progress = Callable[[Mapping[str, Any]], None]
 TimeText = Callable[[Any], Any]  # a time column → SQL giving its local time as text
 PG_FORMAT = "YYYY-MM-DD HH24:MI:SS"
-SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S"  # SQLite stores UTC text; strftime shifts and formats it
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ class ExportService:
         if offset is None:
             return None
         shift = f"{offset:+d} seconds"
-        return lambda column: func.strftime(SQLITE_FORMAT, type_coerce(column, String), shift)
+        return lambda column: func.datetime(type_coerce(column, String), shift)
 
     def run_job(self, job: RunningJob) -> Outcome:
         if job.tenant is None or job.row["campaign_id"] is None:

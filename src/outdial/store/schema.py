@@ -310,6 +310,7 @@ contacts = Table(
     UniqueConstraint("campaign_id", "primary_number"),
     Index(None, "campaign_id", "state", "next_eligible_at"),
     Index(None, "campaign_id", "external_id"),
+    Index(None, "campaign_id", "id"),  # a campaign's contacts in id order (exports)
 )
 
 contact_phones = Table(
@@ -358,6 +359,7 @@ attempts = Table(
     Column("transfer_result", String(16)),
     Column("data", Json, nullable=False),
     Index(None, "campaign_id", "outcome"),
+    Index(None, "campaign_id", "id"),  # a campaign's attempts in id order (exports)
     Index(None, "contact_id"),
     Index(None, "number", "created_at"),
     Index(None, "line_id", "ended_at"),

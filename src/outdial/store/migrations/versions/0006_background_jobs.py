@@ -1,4 +1,5 @@
-"""background jobs: imports, exports, their progress and files
+"""background jobs: imports, exports, their progress and files; a campaign's contacts and
+attempts indexed in id order (exports)
 
 Revision ID: 0006
 Revises: 0005
@@ -47,10 +48,18 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_state_id'), ['state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_tenant_id_id'), ['tenant_id', 'id'], unique=False)
+    with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contacts_campaign_id_id'), ['campaign_id', 'id'], unique=False)
+    with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attempts_campaign_id_id'), ['campaign_id', 'id'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attempts_campaign_id_id'))
+    with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contacts_campaign_id_id'))
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_tenant_id_id'))
         batch_op.drop_index(batch_op.f('ix_jobs_state_id'))
