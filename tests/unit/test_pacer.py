@@ -131,6 +131,13 @@ def test_ratio_uses_the_pacers_ratio() -> None:
     assert ratio.law == "ratio" and ratio.launch == 10 and ratio.figures["k"] == 3.0
 
 
+def test_vicidial_ratio_dials_at_the_pacers_level() -> None:
+    # 4 ready and 6 talking at L = 1.5: goal round(1.5 × 10) = 15 lines, 6 + 2 in use → 7
+    observed = state(ready=4, pending=2, talking=(30.0,) * 6)
+    ratio = Pacer("vicidial-ratio", ratio=1.5).decide(observed, 0.0)
+    assert ratio.law == "vicidial_ratio" and ratio.launch == 7 and ratio.figures["level"] == 1.5
+
+
 # --- The rounding draw ---------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from outdial.domain import pacing
 from outdial.domain.estimates import Observer
 from outdial.domain.pacing import AdaptSample, DropCounts, PacingDecision, PacingState
 
-LAWS = ("progressive", "ratio", "predictive", "vicidial-adapt")
+LAWS = ("progressive", "ratio", "vicidial-ratio", "predictive", "vicidial-adapt")
 
 
 @dataclass
@@ -66,7 +66,7 @@ class VicidialAdapt:
 class Pacer:
     law: str
     target: float = 0.03  # α as a fraction
-    ratio: float = 2.0  # dials per ready agent (ratio)
+    ratio: float = 2.0  # dials per ready agent (ratio), or the dial level L (vicidial-ratio)
     seed: int = 0
     observer: Observer = field(default_factory=Observer)
     settings: pacing.PredictiveSettings = field(default_factory=pacing.PredictiveSettings)
@@ -113,6 +113,8 @@ class Pacer:
             return pacing.progressive(state)
         if self.law == "ratio":
             return pacing.ratio(state, self.ratio, self._u)
+        if self.law == "vicidial-ratio":
+            return pacing.vicidial_ratio(state, self.ratio)
         if self.law == "vicidial-adapt":
             return self.adapt.decide(state, now, self.observer)
         return pacing.predictive(state, self.settings)
