@@ -88,7 +88,7 @@ class Pacer:
         obs = self.observer
         state = replace(
             observed,
-            estimates=obs.estimates(),
+            estimates=obs.estimates(observed.talking),
             campaign=obs.campaign(),
             window=obs.window(now),
             target=self.target,
