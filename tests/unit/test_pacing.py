@@ -36,6 +36,7 @@ from outdial.domain.pacing import (
     progressive,
     randomised_round,
     ratio,
+    rebased,
     soft_power,
     vicidial_level,
     vicidial_ratio,
@@ -649,6 +650,28 @@ def test_more_slack_never_lowers_the_risk(state: PacingState, extra: int, sooner
     assert DEFAULTS.risk_min - 1e-9 <= lam_worse <= lam <= DEFAULTS.risk_max + 1e-9
     window = AbandonCounts(state.window.abandons + sooner, state.window.live_answers)
     assert allowed_risk(replace(state, window=window), DEFAULTS)[0] <= lam
+
+
+def test_the_base_risk_follows_the_slack_slowly() -> None:
+    rich = team(campaign=AbandonCounts(0, 1000), window=AbandonCounts(0, 300))  # 27 to spend
+    broke = team(campaign=AbandonCounts(60, 1000), window=AbandonCounts(10, 300))
+    even = team(campaign=AbandonCounts(27, 1000), window=AbandonCounts(8, 300))
+    base = DEFAULTS.risk
+    # one σ's worth at most, per rebase_seconds: e¹ over a whole period, e^0.1 over a tenth
+    assert rebased(DEFAULTS, rich, DEFAULTS.rebase_seconds) == pytest.approx(base * math.e)
+    assert rebased(DEFAULTS, rich, 180.0) == pytest.approx(base * math.exp(0.1))
+    assert rebased(DEFAULTS, broke, 180.0) == pytest.approx(base * math.exp(-0.1))
+    assert rebased(DEFAULTS, even, 180.0) == pytest.approx(base)
+    assert rebased(DEFAULTS, rich, 0.0) == base
+    assert rebased(PredictiveSettings(rebase_seconds=0), rich, 180.0) == base
+    tight = PredictiveSettings(risk=0.5, risk_max=0.6)
+    assert rebased(tight, rich, 1e6) == pytest.approx(0.6)  # bounded like the risk
+
+
+@given(state=states(), seconds=st.floats(0.0, 1e5))
+def test_the_base_risk_stays_within_the_bounds(state: PacingState, seconds: float) -> None:
+    risk = rebased(DEFAULTS, state, seconds)
+    assert DEFAULTS.risk_min - 1e-12 <= risk <= DEFAULTS.risk_max + 1e-12
 
 
 # --- Predictive: properties ----------------------------------------------------------------------

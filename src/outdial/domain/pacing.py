@@ -391,6 +391,7 @@ class PredictiveSettings:
     # a new dial is answered at these multiples of the median delay, equally likely (±0.84 σ)
     exact_up_to: int = 30  # agents counted exactly (Poisson-binomial); more: normal approximation
     min_rings: int = 400  # resolved dials seen before pending dials are conditioned on their age
+    rebase_seconds: float = 1800.0  # λ₀ drifts by one unit of scaled slack per this (0: fixed)
     min_agents: int = 5  # fewer agents: progressive (dialing.md §6.3 item 5)
     min_live_answers: int = 50  # fewer live answers seen: progressive (ibid.)
 
@@ -418,14 +419,35 @@ def allowed_risk(state: PacingState, settings: PredictiveSettings) -> tuple[floa
     the rolling window runs above ``brake·α`` the risk drops further per abandon beyond it, so an
     hour's burst cannot hide behind a good campaign average. Bounded by ``risk_min`` and
     ``risk_max``."""
+    push, slack = scaled_slack(state, settings)
+    log_r = math.log(settings.risk) + settings.gain * push
+    low, high = math.log(settings.risk_min), math.log(settings.risk_max)
+    return math.exp(min(max(log_r, low), high)), slack
+
+
+def scaled_slack(state: PacingState, settings: PredictiveSettings) -> tuple[float, float]:
+    """(the slack in units of σ, at most ``slack_reach``, less the brake; the slack)."""
     slack = state.campaign.slack(settings.aim * state.target)
     window = state.window
     beyond = max(0.0, window.abandons - settings.brake * state.target * window.live_answers)
     scale = math.sqrt(state.target * window.live_answers + 1.0)
-    push = min(slack / scale, settings.slack_reach) - beyond / scale
-    log_r = math.log(settings.risk) + settings.gain * push
+    return min(slack / scale, settings.slack_reach) - beyond / scale, slack
+
+
+def rebased(settings: PredictiveSettings, state: PacingState, seconds: float) -> float:
+    """λ₀ after ``seconds`` more of the campaign: the slow second integrator of the feedback.
+
+    With λ₀ fixed, the campaign settles where λ₀·exp(gain·slack/σ) is the risk its team and
+    list need — a few σ of abandons short of the aim (or past it) for good, which a short run
+    or a small team feels. λ₀ therefore drifts by the scaled slack (at most one σ's worth)
+    per ``rebase_seconds``: slack left over raises it, an overspend lowers it, so the slack
+    itself returns to zero. Bounded like the risk."""
+    if settings.rebase_seconds <= 0 or seconds <= 0:
+        return settings.risk
+    push, _ = scaled_slack(state, settings)
+    step = max(-1.0, min(1.0, push)) * seconds / settings.rebase_seconds
     low, high = math.log(settings.risk_min), math.log(settings.risk_max)
-    return math.exp(min(max(log_r, low), high)), slack
+    return math.exp(min(max(math.log(settings.risk) + step, low), high))
 
 
 def predictive(state: PacingState, settings: PredictiveSettings | None = None) -> PacingDecision:
