@@ -483,7 +483,8 @@ def bench_pacing(
     plan = bench.Plan.make(quick)
     if quick:
         console.print(
-            "[yellow]quick plan: fewer replications and 2.5-h shifts; figures are noisier[/]"
+            f"[yellow]quick plan: fewer replications and {plan.hours:g}-h shifts;"
+            " figures are noisier[/]"
         )
     with Progress(console=console) as progress:
         task = progress.add_task("pacing benchmark", total=bench.job_count(plan))

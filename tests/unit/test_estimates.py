@@ -178,3 +178,37 @@ def test_estimates_are_cached_until_a_new_observation() -> None:
     fifth = observer.estimates()
     assert fifth is not fourth and fifth.live_answers == 1
     assert observer.estimates() is fifth
+
+
+def test_resolution_times_of_every_dial_make_the_ring_profile() -> None:
+    observer = Observer()
+    observer.dial_resolved(True, 9.0)
+    observer.dial_resolved(False, 23.0)  # a no-answer
+    observer.dial_resolved(False, 3.0)  # busy
+    observer.dial_resolved(False)  # time unknown: in p̂, not in the profile
+    ring = observer.estimates().ring
+    assert ring.resolved == (3.0, 9.0, 23.0) and ring.live == (9.0,)
+    assert observer.estimates().live_rate == pytest.approx(0.25)
+
+
+def test_the_ring_profile_keeps_the_last_dials() -> None:
+    observer = Observer()
+    for i in range(DIAL_MEMORY + 50):
+        observer.dial_resolved(i % 2 == 0, float(i))
+    ring = observer.estimates().ring
+    assert len(ring.resolved) == DIAL_MEMORY and ring.resolved[0] == 50.0
+    assert len(ring.live) == DIAL_MEMORY // 2 and ring.live[0] == 50.0
+
+
+def test_talks_in_progress_keep_the_mean_from_the_short_first_ones() -> None:
+    """A team on its first calls: the short ones have ended, the long ones are going on."""
+    observer = Observer()
+    for seconds in (20.0, 30.0, 40.0):
+        observer.talk_ended(seconds)
+    assert observer.estimates().talk_mean == pytest.approx(30.0)
+    # 90 + 600 s more talked in the calls still going: (90 + 600) / 3 talks ended
+    assert observer.estimates([200.0, 400.0]).talk_mean == pytest.approx(230.0)
+    # once the recent talks are longer than the time on test, they stand
+    for _ in range(TIME_MEMORY):
+        observer.talk_ended(300.0)
+    assert observer.estimates([10.0]).talk_mean == pytest.approx(300.0)

@@ -131,6 +131,13 @@ def test_ratio_uses_the_pacers_ratio() -> None:
     assert ratio.law == "ratio" and ratio.launch == 10 and ratio.figures["k"] == 3.0
 
 
+def test_vicidial_ratio_dials_at_the_pacers_level() -> None:
+    # 4 ready and 6 talking at L = 1.5: goal round(1.5 × 10) = 15 lines, 6 + 2 in use → 7
+    observed = state(ready=4, pending=2, talking=(30.0,) * 6)
+    ratio = Pacer("vicidial-ratio", ratio=1.5).decide(observed, 0.0)
+    assert ratio.law == "vicidial_ratio" and ratio.launch == 7 and ratio.figures["level"] == 1.5
+
+
 # --- The rounding draw ---------------------------------------------------------------------------
 
 
@@ -228,3 +235,16 @@ def test_vicidial_adapt_level_stays_between_one_and_three(
         decision = pacer.decide(observed, now)
         pacer.dialed(now, decision.launch)
         assert 1.0 <= pacer.adapt.level <= 3.0
+
+
+def test_the_predictive_pacer_rebases_its_risk_once_it_forecasts() -> None:
+    pacer = Pacer("predictive", observer=learnt(live_answers=60))
+    base = pacer.settings.risk
+    pacer.decide(state(ready=0, talking=(30.0,) * 10), 0.0)
+    assert pacer.settings.risk == base  # the first decision has no time behind it
+    pacer.decide(state(ready=0, talking=(30.0,) * 10), 600.0)
+    assert pacer.settings.risk > base  # no abandons yet: slack left over raises λ₀
+    young = Pacer("predictive", observer=learnt(live_answers=10))
+    young.decide(state(), 0.0)
+    young.decide(state(), 600.0)
+    assert young.settings.risk == base  # progressive until 50 live answers: no rebase

@@ -15,24 +15,28 @@ from outdial.domain.pacing import (
     AdaptSettings,
     DropCounts,
     Estimates,
-    FreeForecast,
+    Forecast,
     PacingDecision,
     PacingState,
     PredictiveSettings,
+    RingProfile,
     adapt_step,
-    agent_weights,
     agentless,
     allowed_risk,
+    binomial_pmf,
     binomial_tail,
+    convolve,
     expected_free,
     fixed,
     free_within,
     lines_per_agent,
     lognormal_cdf,
+    poisson_binomial,
     predictive,
     progressive,
     randomised_round,
     ratio,
+    rebased,
     soft_power,
     vicidial_level,
     vicidial_ratio,
@@ -64,12 +68,14 @@ def team(
     window: AbandonCounts | None = None,
     capacity: int = HUGE,
     waiting: int = 0,
+    ringing: tuple[float, ...] = (),
 ) -> PacingState:
     return PacingState(
         agents=agents,
         ready=ready,
         waiting=waiting,
         pending=pending,
+        ringing=ringing,
         talking=talking,
         wrapping=wrapping,
         line_free=capacity,
@@ -367,18 +373,17 @@ def test_predictive_forecasts_at_the_learnt_answer_delays() -> None:
     assert predictive(team(talking=talking, estimates=late)).launch > 0
     assert predictive(team(talking=talking, estimates=early)).launch == 0
     # before the quantiles are learnt the median answer delay times the spread stands in
-    assert forecast_of(team(talking=talking)).expected() == pytest.approx(
+    assert forecast_of(team(talking=talking)).expected_free() == pytest.approx(
         forecast_of(
             team(talking=talking, estimates=replace(LEARNT, answer_delays=(7.7, 11.0, 15.4)))
-        ).expected()
+        ).expected_free()
     )
 
 
-def forecast_of(state: PacingState, settings: PredictiveSettings = DEFAULTS) -> FreeForecast:
+def forecast_of(state: PacingState, settings: PredictiveSettings = DEFAULTS) -> Forecast:
     delay = state.estimates.answer_delay
     horizons = state.estimates.answer_delays or tuple(delay * f for f in settings.spread)
-    sets = [agent_weights(state, h) for h in horizons]
-    return FreeForecast.of(state.ready - state.waiting, sets, settings.exact_up_to)
+    return Forecast.of(state, sorted(horizons), settings)
 
 
 def test_predictive_launches_while_the_last_dial_is_within_the_risk() -> None:
@@ -386,32 +391,136 @@ def test_predictive_launches_while_the_last_dial_is_within_the_risk() -> None:
     lam, _ = allowed_risk(state, DEFAULTS)
     forecast = forecast_of(state)
     n = predictive(state).launch
-    assert forecast.risk(n - 1, 0.35) <= lam < forecast.risk(n, 0.35)
+    assert forecast.risk(n - 1) <= lam < forecast.risk(n)
 
 
 def test_the_risk_of_a_dial_with_nobody_ahead_and_an_agent_ready_is_zero() -> None:
     forecast = forecast_of(team(ready=1, talking=BUSY))
-    assert forecast.risk(0, 0.35) == 0.0
-    assert 0.0 < forecast.risk(1, 0.35) < forecast.risk(2, 0.35) < forecast.risk(10, 0.35) <= 1.0
+    assert forecast.risk(0) == 0.0
+    assert 0.0 < forecast.risk(1) < forecast.risk(2) < forecast.risk(10) <= 1.0
 
 
 def test_the_risk_counts_busy_agents_by_their_chance_to_be_free() -> None:
     """One agent ready, one in wrap-up ending in 1 s (free in time for sure), one dial ahead."""
     state = team(agents=2, ready=1, wrapping=(1.0,))
     forecast = forecast_of(state)
-    assert forecast.expected() == pytest.approx(2.0)
-    assert forecast.risk(1, 0.35) == 0.0  # two agents free, one live answer ahead at most
-    assert forecast.risk(2, 0.35) == pytest.approx(0.35**2)  # both ahead live
+    assert forecast.expected_free() == pytest.approx(2.0)
+    assert forecast.risk(1) == 0.0  # two agents free, one live answer ahead at most
+    assert forecast.risk(2) == pytest.approx(0.35**2)  # both ahead live
+
+
+def test_a_dial_answered_early_carries_the_risk_of_the_later_instants() -> None:
+    # an agent is free at the early instants, nobody by the last (more answers ahead by then)
+    state = team(ready=1, pending=3, estimates=replace(LEARNT, answer_delays=(2.0, 6.0, 12.0)))
+    forecast = forecast_of(state)
+    risks = [o.risk(0) for o in forecast.outlooks]
+    assert forecast.risk(0) >= sum(risks) / 3
+    assert forecast.risk(0) == pytest.approx(max(risks))  # the same answers ahead at each
 
 
 def test_exact_and_normal_forecasts_agree_for_a_large_team() -> None:
-    state = team(agents=80, ready=10, talking=BUSY * 5, wrapping=ENDING)
+    state = team(agents=80, ready=10, talking=BUSY * 5, wrapping=ENDING, pending=30)
     exact = forecast_of(state, PredictiveSettings(exact_up_to=200))
     normal = forecast_of(state, PredictiveSettings(exact_up_to=0))
-    assert exact.pmf and normal.moments
-    assert normal.expected() == pytest.approx(exact.expected())
-    for ahead in (10, 30, 50):
-        assert normal.risk(ahead, 0.35) == pytest.approx(exact.risk(ahead, 0.35), abs=0.03)
+    assert exact.outlooks[0].free and not normal.outlooks[0].free
+    assert normal.expected_free() == pytest.approx(exact.expected_free())
+    assert normal.expected_ahead() == pytest.approx(exact.expected_ahead(), rel=0.01)
+    for earlier in (0, 10, 30):
+        assert normal.risk(earlier) == pytest.approx(exact.risk(earlier), abs=0.03)
+
+
+# --- Pending dials by their age ------------------------------------------------------------------
+
+# 100 dials: 30 answered live at 5–14 s, 20 machines at 8–17 s, 50 no-answers at 22 s.
+PROFILE = RingProfile(
+    tuple(
+        sorted([5.0 + i % 10 for i in range(30)] + [8.0 + i % 10 for i in range(20)] + [22.0] * 50)
+    ),
+    tuple(sorted(5.0 + i % 10 for i in range(30))),
+)
+
+
+def test_a_dial_ringing_longer_is_less_likely_to_be_answered_live() -> None:
+    assert PROFILE.live_within(0.0, 100.0) == pytest.approx(0.30)  # p̂ over its whole ring
+    assert PROFILE.live_within(0.0, 9.0) == pytest.approx(15 / 100)  # live by 9 s
+    assert PROFILE.live_within(10.0, 100.0) == pytest.approx(12 / 76)  # 12 live of 76 left
+    assert PROFILE.live_within(15.0, 100.0) == 0.0  # only no-answers ring that long
+    assert PROFILE.live_within(30.0, 5.0) == 0.0  # longer than any seen
+    assert RingProfile().live_within(0.0, 10.0) == 0.0
+
+
+@given(
+    times=st.lists(st.tuples(st.floats(0.5, 60.0), st.booleans()), min_size=1, max_size=60),
+    age=st.floats(0.0, 70.0),
+    within=st.floats(0.0, 70.0),
+)
+def test_live_within_is_a_probability_falling_with_age(
+    times: list[tuple[float, bool]], age: float, within: float
+) -> None:
+    profile = RingProfile(
+        tuple(sorted(t for t, _ in times)), tuple(sorted(t for t, live in times if live))
+    )
+    chance = profile.live_within(age, within)
+    assert 0.0 <= chance <= 1.0
+    assert profile.live_within(age, within + 5.0) >= chance  # a longer wait, more answers
+
+
+def test_old_pending_dials_leave_room_for_more_new_ones() -> None:
+    est = replace(LEARNT, ring=PROFILE, answer_delays=(7.0, 10.0, 13.0))
+    settings = PredictiveSettings(min_rings=100)
+    young = team(talking=BUSY, wrapping=ENDING, pending=8, ringing=(1.0,) * 8, estimates=est)
+    old = replace(young, ringing=(18.0,) * 8)
+    unknown = replace(young, ringing=())  # ages unknown: counted as just launched
+    assert predictive(old, settings).launch > predictive(young, settings).launch
+    launched = replace(young, ringing=(0.0,) * 8)
+    assert predictive(unknown, settings).launch == predictive(launched, settings).launch
+    assert forecast_of(old, settings).expected_ahead() == pytest.approx(0.0)
+    # too few resolutions seen: every pending dial counts at p̂, whatever its age
+    assert forecast_of(old, PredictiveSettings(min_rings=101)).expected_ahead() == pytest.approx(
+        8 * LEARNT.live_rate, rel=0.01
+    )
+
+
+# --- Distributions -------------------------------------------------------------------------------
+
+
+@given(
+    weights=st.lists(st.floats(0.0, 1.0), max_size=25),
+    size=st.integers(1, 30),
+)
+def test_a_truncated_poisson_binomial_folds_its_tail(weights: list[float], size: int) -> None:
+    full = poisson_binomial(weights)
+    cut = poisson_binomial(weights, size)
+    assert sum(full) == pytest.approx(1.0) and sum(cut) == pytest.approx(1.0)
+    assert len(cut) <= size
+    for k in range(len(cut) - 1):
+        assert cut[k] == pytest.approx(full[k], abs=1e-9)
+    assert cut[-1] == pytest.approx(sum(full[len(cut) - 1 :]), abs=1e-9)
+
+
+def test_poisson_binomial_matches_its_definition() -> None:
+    weights = [0.3, 0.5, 0.9, 0.1]
+    expected = [0.0] * 5
+    for bits in range(16):
+        chosen = [(bits >> j) & 1 for j in range(4)]
+        expected[sum(chosen)] += math.prod(
+            w if c else 1 - w for w, c in zip(weights, chosen, strict=True)
+        )
+    assert poisson_binomial(weights) == pytest.approx(expected)
+    assert poisson_binomial(weights, 3) == pytest.approx([*expected[:2], sum(expected[2:])])
+
+
+@given(m=st.integers(0, 40), p=st.floats(0.0, 1.0), size=st.integers(1, 20))
+def test_binomial_pmf_is_the_tails_difference(m: int, p: float, size: int) -> None:
+    pmf = binomial_pmf(m, p, size)
+    assert len(pmf) == size and sum(pmf) == pytest.approx(1.0)
+    tail = binomial_tail(m, p, size)
+    assert pmf[-1] == pytest.approx(tail[size - 1])
+
+
+def test_convolve_folds_what_goes_beyond_the_top() -> None:
+    assert convolve((0.5, 0.3, 0.2), (0.1, 0.9)) == pytest.approx((0.05, 0.48, 0.47))
+    assert convolve((1.0,), (0.2, 0.8)) == pytest.approx((1.0,))
 
 
 def test_binomial_tail_matches_its_definition() -> None:
@@ -503,10 +612,11 @@ def test_risk_is_an_integral_of_the_slack_scaled_by_the_window_noise() -> None:
     lam, slack = allowed_risk(quiet, DEFAULTS)
     assert slack == pytest.approx(8.0)
     scale = math.sqrt(0.03 * 300 + 1)
-    assert lam == pytest.approx(0.05 * math.exp(1.0 * min(8.0 / scale, 2.5)))
+    risk, gain, reach = DEFAULTS.risk, DEFAULTS.gain, DEFAULTS.slack_reach
+    assert lam == pytest.approx(risk * math.exp(gain * min(8.0 / scale, reach)))
     # 20 abandons in a window of 300 answers: 6.5 beyond 1.5 × 3 %, a brake on top of the slack.
     braked = team(campaign=MID, window=AbandonCounts(20, 300))
-    expected = 0.05 * math.exp(1.0 * (min(8.0 / scale, 2.5) - 6.5 / scale))
+    expected = risk * math.exp(gain * (min(8.0 / scale, reach) - 6.5 / scale))
     assert allowed_risk(braked, DEFAULTS)[0] == pytest.approx(expected)
 
 
@@ -540,6 +650,28 @@ def test_more_slack_never_lowers_the_risk(state: PacingState, extra: int, sooner
     assert DEFAULTS.risk_min - 1e-9 <= lam_worse <= lam <= DEFAULTS.risk_max + 1e-9
     window = AbandonCounts(state.window.abandons + sooner, state.window.live_answers)
     assert allowed_risk(replace(state, window=window), DEFAULTS)[0] <= lam
+
+
+def test_the_base_risk_follows_the_slack_slowly() -> None:
+    rich = team(campaign=AbandonCounts(0, 1000), window=AbandonCounts(0, 300))  # 27 to spend
+    broke = team(campaign=AbandonCounts(60, 1000), window=AbandonCounts(10, 300))
+    even = team(campaign=AbandonCounts(27, 1000), window=AbandonCounts(8, 300))
+    base = DEFAULTS.risk
+    # one σ's worth at most, per rebase_seconds: e¹ over a whole period, e^0.1 over a tenth
+    assert rebased(DEFAULTS, rich, DEFAULTS.rebase_seconds) == pytest.approx(base * math.e)
+    assert rebased(DEFAULTS, rich, 180.0) == pytest.approx(base * math.exp(0.1))
+    assert rebased(DEFAULTS, broke, 180.0) == pytest.approx(base * math.exp(-0.1))
+    assert rebased(DEFAULTS, even, 180.0) == pytest.approx(base)
+    assert rebased(DEFAULTS, rich, 0.0) == base
+    assert rebased(PredictiveSettings(rebase_seconds=0), rich, 180.0) == base
+    tight = PredictiveSettings(risk=0.5, risk_max=0.6)
+    assert rebased(tight, rich, 1e6) == pytest.approx(0.6)  # bounded like the risk
+
+
+@given(state=states(), seconds=st.floats(0.0, 1e5))
+def test_the_base_risk_stays_within_the_bounds(state: PacingState, seconds: float) -> None:
+    risk = rebased(DEFAULTS, state, seconds)
+    assert DEFAULTS.risk_min - 1e-12 <= risk <= DEFAULTS.risk_max + 1e-12
 
 
 # --- Predictive: properties ----------------------------------------------------------------------

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from outdial.sim.callcentre import Cell
-from outdial.sim.pacing_bench import Job, Plan, checks, pooled_runner, run_job, tune_ratios
+from outdial.sim.pacing_bench import (
+    Job,
+    Plan,
+    checks,
+    pacer_for,
+    pooled_runner,
+    run_job,
+    tune_ratios,
+)
 
 TINY = Plan(True, {5: 2, 20: 1}, 0.3, 2)
 SMALL = Cell("core N=5 p=0.35", 5, 0.35, hours=0.3, warmup_hours=0.05)
@@ -32,16 +40,31 @@ def test_ratio_tuning_bisects_every_cell_within_its_bounds() -> None:
 
     def run(jobs: list[Job]) -> list[dict[str, Any]]:
         calls.append(len(jobs))
-        # abandonment grows with k: fits below k = 3 at N = 5, below k = 5 at N = 20
+        # abandonment grows with the parameter: VICIdial's level fits below 1.2 at N = 5 and
+        # 1.4 at N = 20; power's k below 3 and 5
+        limits = {"ratio-tuned": (1.2, 1.4), "power-tuned": (3.0, 5.0)}
         return [
-            {"abandonment": 0.0 if j.ratio < (3 if j.cell is SMALL else 5) else 0.1} for j in jobs
+            {"abandonment": 0.0 if j.ratio < limits[j.policy][j.cell is LARGER] else 0.1}
+            for j in jobs
         ]
 
     tuned = tune_ratios([SMALL, LARGER], Plan(True, {5: 2, 20: 1}, 0.3, 6), run)
-    assert calls == [3] * 6  # each step runs every cell's replications in one batch
-    high = 2.5 / 0.35
-    assert 3 - (high - 1) / 2**6 <= tuned[0] < 3
-    assert 5 - (high - 1) / 2**6 <= tuned[1] < 5
+    assert calls == [6] * 6  # each step runs both policies' replications in every cell at once
+    power_width, level_width = (2.5 / 0.35 - 1) / 2**6, 0.2 / 0.35 / 2**6
+    assert 3 - power_width <= tuned["power-tuned"][0] < 3
+    assert 5 - power_width <= tuned["power-tuned"][1] < 5
+    assert 1.2 - level_width <= tuned["ratio-tuned"][0] < 1.2
+    assert 1.4 - level_width <= tuned["ratio-tuned"][1] < 1.4
+
+
+def test_the_tuned_policies_run_their_own_laws() -> None:
+    ratio = pacer_for("ratio-tuned", 1.25, 0.03, 0)
+    power = pacer_for("power-tuned", 2.0, 0.03, 0)
+    fixed = pacer_for("ratio-2", 2.0, 0.03, 0)
+    assert ratio is not None and (ratio.law, ratio.ratio) == ("vicidial-ratio", 1.25)
+    assert power is not None and (power.law, power.ratio) == ("ratio", 2.0)
+    assert fixed is not None and fixed.law == "ratio"
+    assert pacer_for("clairvoyant", 0.0, 0.03, 0) is None
 
 
 def row(scenario: str, agents: int, policy: str, occupancy: float) -> dict[str, Any]:
@@ -57,17 +80,21 @@ def row(scenario: str, agents: int, policy: str, occupancy: float) -> dict[str, 
     }
 
 
-def test_the_peer_margin_is_checked_in_core_cells_and_not_against_the_markov_optimum() -> None:
+def test_the_peer_margin_is_checked_at_20_agents_and_not_against_the_markov_optimum() -> None:
     rows = [
         row("core N=20 p=0.35", 20, "progressive", 0.77),
         row("core N=20 p=0.35", 20, "ratio-tuned", 0.87),
+        row("core N=20 p=0.35", 20, "power-tuned", 0.88),
         row("core N=20 p=0.35", 20, "predictive", 0.885),
+        row("agent churn N=20 p=0.35", 20, "ratio-tuned", 0.85),
+        row("agent churn N=20 p=0.35", 20, "predictive", 0.88),
         row("markov N=20 p=0.35", 20, "ratio-tuned", 0.884),
         row("markov N=20 p=0.35", 20, "mdp-optimum", 0.886),
         row("markov N=20 p=0.35", 20, "predictive", 0.881),
     ]
     found = {c.name: c.passed for c in checks(rows)}
     assert found["beats tuned ratio by 2 points core N=20 p=0.35"] is False  # 1.5 points
+    assert found["beats tuned ratio by 2 points agent churn N=20 p=0.35"] is True  # 3 points
     assert found["MDP markov N=20 p=0.35"] is True  # within a point of the optimum
     assert "beats tuned ratio by 2 points markov N=20 p=0.35" not in found
     assert found["gate core N=20 p=0.35"] and found["rolling hour markov N=20 p=0.35"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
-from outdial.domain.pacing import AbandonCounts, Estimates
+from outdial.domain.pacing import AbandonCounts, Estimates, RingProfile
 
 DIAL_MEMORY = 400  # resolved dials behind p̂
 TIME_MEMORY = 200  # answer delays, talks and wraps behind their estimates
@@ -32,6 +33,7 @@ class Observer:
     defaults: Estimates = field(default_factory=Estimates)
     resolved: deque[bool] = field(default_factory=lambda: deque(maxlen=DIAL_MEMORY))
     delays: deque[float] = field(default_factory=lambda: deque(maxlen=TIME_MEMORY))
+    rings: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=DIAL_MEMORY))
     talks: deque[float] = field(default_factory=lambda: deque(maxlen=TIME_MEMORY))
     wraps: deque[float] = field(default_factory=lambda: deque(maxlen=TIME_MEMORY))
     live_answers: int = 0
@@ -41,24 +43,37 @@ class Observer:
     _live_resolved: int = 0
     _talk_sum: float = 0.0
     _talk_squares: float = 0.0
+    talks_ended: int = 0  # since the campaign began, with their total seconds: the time on test
+    talk_seconds: float = 0.0
     _wrap_sum: float = 0.0
     _sorted_delays: list[float] = field(default_factory=list)  # ``delays``, in order
+    _sorted_rings: list[float] = field(default_factory=list)  # ``rings``' seconds, in order
+    _sorted_live_rings: list[float] = field(default_factory=list)  # those answered live
     _cached: Estimates | None = None
 
     def dial_resolved(self, live: bool, delay: float | None = None) -> None:
-        """A dial stopped ringing: answered live after ``delay`` s, or not (machine, no answer,
-        busy, failure)."""
+        """A dial stopped ringing ``delay`` s after its launch (when known): answered live, or
+        not (machine, no answer, busy, failure)."""
         if len(self.resolved) == self.resolved.maxlen:
             self._live_resolved -= self.resolved[0]
         self.resolved.append(live)
         self._live_resolved += live
-        if live and delay is not None:
-            ordered = self._sorted_delays
-            if len(self.delays) == self.delays.maxlen:
-                del ordered[bisect.bisect_left(ordered, self.delays[0])]
-            self.delays.append(delay)
-            bisect.insort(ordered, delay)
+        if delay is not None:
+            self._ring(delay, live)
+            if live:
+                _slide(self.delays, self._sorted_delays, delay)
         self._cached = None
+
+    def _ring(self, seconds: float, live: bool) -> None:
+        if len(self.rings) == self.rings.maxlen:
+            old, was_live = self.rings[0]
+            if was_live:
+                _drop(self._sorted_live_rings, old)
+            _drop(self._sorted_rings, old)
+        self.rings.append((seconds, live))
+        bisect.insort(self._sorted_rings, seconds)
+        if live:
+            bisect.insort(self._sorted_live_rings, seconds)
 
     def talk_ended(self, seconds: float) -> None:
         if len(self.talks) == self.talks.maxlen:
@@ -68,6 +83,8 @@ class Observer:
         self.talks.append(seconds)
         self._talk_sum += seconds
         self._talk_squares += seconds * seconds
+        self.talks_ended += 1
+        self.talk_seconds += seconds
         self._cached = None
 
     def wrap_ended(self, seconds: float) -> None:
@@ -95,10 +112,23 @@ class Observer:
             self.recent_abandons -= abandoned
         return AbandonCounts(self.recent_abandons, len(self.recent))
 
-    def estimates(self) -> Estimates:
+    def estimates(self, ongoing: Sequence[float] = ()) -> Estimates:
+        """What has been learnt, given the elapsed seconds of the talks in progress.
+
+        The recent talks are a fair sample of talk times once a campaign runs, but not while a
+        team is on its first calls: the short ones end first. The mean talk is therefore never
+        taken below the time on test — every second talked since the campaign began, the talks
+        in progress included, per talk ended — which is right from the first calls on and
+        converges to the mean of all talks; the recent mean, above it, follows talk getting
+        longer."""
         if self._cached is None:
             self._cached = self._estimate()
-        return self._cached
+        est = self._cached
+        if self.talks_ended >= 2:
+            on_test = (self.talk_seconds + sum(ongoing)) / self.talks_ended
+            if on_test > est.talk_mean:
+                return replace(est, talk_mean=on_test)
+        return est
 
     def _median_delay(self) -> float:
         ordered, n = self._sorted_delays, len(self._sorted_delays)
@@ -132,4 +162,17 @@ class Observer:
             talk_mean=talk_mean,
             talk_cv=talk_cv,
             acw_mean=self._wrap_sum / len(self.wraps) if self.wraps else d.acw_mean,
+            ring=RingProfile(tuple(self._sorted_rings), tuple(self._sorted_live_rings)),
         )
+
+
+def _drop(ordered: list[float], value: float) -> None:
+    del ordered[bisect.bisect_left(ordered, value)]
+
+
+def _slide(recent: deque[float], ordered: list[float], value: float) -> None:
+    """Append ``value`` to a bounded deque and to its sorted copy, the oldest leaving both."""
+    if len(recent) == recent.maxlen:
+        _drop(ordered, recent[0])
+    recent.append(value)
+    bisect.insort(ordered, value)

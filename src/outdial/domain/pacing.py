@@ -14,6 +14,7 @@ rounding) is passed in; nothing here reads a clock.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,31 @@ from enum import StrEnum
 from statistics import NormalDist
 
 EPSILON = 1e-9
+TAIL = 1e-12  # a distribution's upper tail below this is folded into its last value
 UNIT_NORMAL = NormalDist()
 ADAPT_SAMPLES = 15  # VICIdial keeps the last 15 one-second samples ...
 ADAPT_PERIOD_SECONDS = 15  # ... and recomputes the dial level every 15 s (§3.6)
+
+
+@dataclass(frozen=True)
+class RingProfile:
+    """How the campaign's recent dials resolved: the seconds from launch to resolution of every
+    dial (live answer, machine, no answer, busy, failure) and of the live answers among them,
+    each sorted. It conditions a pending dial on how long it has rung already."""
+
+    resolved: tuple[float, ...] = ()
+    live: tuple[float, ...] = ()
+
+    def live_within(self, age: float, within: float) -> float:
+        """P(a dial still pending after ``age`` s is answered live within ``within`` s more):
+        the live answers in (age, age + within] over the dials resolved after ``age``. A dial
+        that has rung longer than any seen carries no live answer."""
+        later = len(self.resolved) - bisect.bisect_right(self.resolved, age)
+        if later <= 0:
+            return 0.0
+        live = self.live
+        hits = bisect.bisect_right(live, age + within) - bisect.bisect_right(live, age)
+        return min(hits / later, 1.0)
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,7 @@ class Estimates:
     talk_mean: float = 120.0
     talk_cv: float = 1.0  # coefficient of variation of talk; lognormal shape (0: fixed)
     acw_mean: float = 10.0
+    ring: RingProfile = field(default_factory=RingProfile)  # recent dials' resolution times
 
 
 @dataclass(frozen=True)
@@ -63,6 +87,8 @@ class PacingState:
     ready: int = 0  # I: ready (idle) agents
     waiting: int = 0  # Q: answered calls waiting for an agent
     pending: int = 0  # R: dials launched and not yet answered or failed
+    ringing: tuple[float, ...] = ()  # seconds since launch of each pending dial (a_k); dials
+    # beyond these (an observer that does not know their ages) count as just launched
     talking: tuple[float, ...] = ()  # elapsed talk seconds of each agent on a call
     wrapping: tuple[float, ...] = ()  # remaining ACW seconds of each agent in wrap-up
     active_calls: int = 0  # the campaign's calls in progress, whatever their stage
@@ -354,16 +380,18 @@ def soft_power(
 @dataclass(frozen=True)
 class PredictiveSettings:
     aim: float = 0.9  # steer abandonment to aim × target, leaving room for noise
-    risk: float = 0.05  # λ₀: the abandonment risk a new dial may carry, at no slack
-    gain: float = 1.0  # feedback: log-change of the risk per unit of scaled slack
+    risk: float = 0.02  # λ₀: the abandonment risk a new dial may carry, at no slack
+    gain: float = 2.0  # feedback: log-change of the risk per unit of scaled slack
     risk_min: float = 0.001
     risk_max: float = 0.9
-    slack_reach: float = 2.5  # at most this many σ of slack count (a runner that restarted
+    slack_reach: float = 1.7  # at most this many σ of slack count (a runner that restarted
     # with a campaign's slack and an empty rolling window must not leap to the maximum)
     brake: float = 1.5  # the rolling window over brake × target: back off per abandon beyond
     spread: tuple[float, ...] = (0.7, 1.0, 1.4)  # until the answer delays' quantiles are learnt:
     # a new dial is answered at these multiples of the median delay, equally likely (±0.84 σ)
     exact_up_to: int = 30  # agents counted exactly (Poisson-binomial); more: normal approximation
+    min_rings: int = 400  # resolved dials seen before pending dials are conditioned on their age
+    rebase_seconds: float = 1800.0  # λ₀ drifts by one unit of scaled slack per this (0: fixed)
     min_agents: int = 5  # fewer agents: progressive (dialing.md §6.3 item 5)
     min_live_answers: int = 50  # fewer live answers seen: progressive (ibid.)
 
@@ -391,14 +419,35 @@ def allowed_risk(state: PacingState, settings: PredictiveSettings) -> tuple[floa
     the rolling window runs above ``brake·α`` the risk drops further per abandon beyond it, so an
     hour's burst cannot hide behind a good campaign average. Bounded by ``risk_min`` and
     ``risk_max``."""
+    push, slack = scaled_slack(state, settings)
+    log_r = math.log(settings.risk) + settings.gain * push
+    low, high = math.log(settings.risk_min), math.log(settings.risk_max)
+    return math.exp(min(max(log_r, low), high)), slack
+
+
+def scaled_slack(state: PacingState, settings: PredictiveSettings) -> tuple[float, float]:
+    """(the slack in units of σ, at most ``slack_reach``, less the brake; the slack)."""
     slack = state.campaign.slack(settings.aim * state.target)
     window = state.window
     beyond = max(0.0, window.abandons - settings.brake * state.target * window.live_answers)
     scale = math.sqrt(state.target * window.live_answers + 1.0)
-    push = min(slack / scale, settings.slack_reach) - beyond / scale
-    log_r = math.log(settings.risk) + settings.gain * push
+    return min(slack / scale, settings.slack_reach) - beyond / scale, slack
+
+
+def rebased(settings: PredictiveSettings, state: PacingState, seconds: float) -> float:
+    """λ₀ after ``seconds`` more of the campaign: the slow second integrator of the feedback.
+
+    With λ₀ fixed, the campaign settles where λ₀·exp(gain·slack/σ) is the risk its team and
+    list need — a few σ of abandons short of the aim (or past it) for good, which a short run
+    or a small team feels. λ₀ therefore drifts by the scaled slack (at most one σ's worth)
+    per ``rebase_seconds``: slack left over raises it, an overspend lowers it, so the slack
+    itself returns to zero. Bounded like the risk."""
+    if settings.rebase_seconds <= 0 or seconds <= 0:
+        return settings.risk
+    push, _ = scaled_slack(state, settings)
+    step = max(-1.0, min(1.0, push)) * seconds / settings.rebase_seconds
     low, high = math.log(settings.risk_min), math.log(settings.risk_max)
-    return math.exp(min(max(log_r, low), high)), slack
+    return math.exp(min(max(math.log(settings.risk) + step, low), high))
 
 
 def predictive(state: PacingState, settings: PredictiveSettings | None = None) -> PacingDecision:
@@ -407,14 +456,18 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
     Launch the most new dials each of which, if answered live, finds an agent free with
     probability at least ``1 − λ`` (``λ`` from :func:`allowed_risk`). A new dial is answered
     after a delay ``D`` drawn from the learnt answer delays (three quantiles, equally likely;
-    before enough are seen, the median times ``spread``); by then the agents free are the ready
-    ones less the answered calls waiting, plus each agent in wrap-up whose ACW ends within ``D``
-    and each talking agent with the probability, under the learnt talk distribution and given the
-    talk elapsed, that the call and the mean ACW end within ``D`` (EIS, §3.3); the dials already
-    pending ahead of it bring Binomial(R, p̂) live answers. The risk of the k-th new dial is
-    P(live answers ahead ≥ agents free), averaged over D. Never fewer calls than progressive
-    (which cannot abandon), never beyond capacity; progressive below ``min_agents`` agents or
-    before ``min_live_answers`` live answers (§6.3 item 5)."""
+    before enough are seen, the median times ``spread``). By then the agents free are the ready
+    ones less the answered calls waiting, plus each agent in wrap-up whose ACW ends within
+    ``D`` and each talking agent with the probability, under the learnt talk distribution and
+    given the talk elapsed, that the call and the mean ACW end by then (EIS, §3.3). The live
+    answers ahead of it are those of the dials already pending that come before ``D`` — each
+    dial by its age, from the learnt resolution times (:class:`RingProfile`: a dial that has
+    rung 18 s is almost surely a no-answer) — and of the new dials launched with it. The risk
+    of the k-th new dial at ``D`` is P(live answers ahead ≥ agents free), or more if it is
+    higher at a later quantile (answered at ``D``, the dial takes an agent a later answer would
+    have had), averaged over ``D``. Never fewer calls than progressive (which cannot abandon),
+    never beyond capacity; progressive below ``min_agents`` agents or before
+    ``min_live_answers`` live answers (§6.3 item 5)."""
     settings = settings or PredictiveSettings()
     floor = state.free_now
     why_not = _fallback(state, settings)
@@ -423,11 +476,11 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
     lam, slack = allowed_risk(state, settings)
     est = state.estimates
     delay = max(est.answer_delay, 1.0)
-    base = state.ready - state.waiting
-    horizons = est.answer_delays or tuple(delay * f for f in settings.spread)
-    weights = agent_weight_sets(state, [max(h, 1.0) for h in horizons])
-    forecast = FreeForecast.of(base, weights, settings.exact_up_to)
-    n = forecast.launches(est.live_rate, state.pending, lam, state.capacity)
+    horizons = sorted(
+        max(h, 1.0) for h in est.answer_delays or [delay * f for f in settings.spread]
+    )
+    forecast = Forecast.of(state, horizons, settings)
+    n = forecast.launches(lam, state.capacity)
     reason = "forecast" if n > floor else "progressive floor"
     return decide(
         "predictive",
@@ -437,7 +490,8 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
         risk=lam,
         slack=slack,
         answer_delay=delay,
-        expected_free=forecast.expected(),
+        expected_free=forecast.expected_free(),
+        expected_ahead=forecast.expected_ahead(),
         live_rate=est.live_rate,
         live_answers_seen=float(est.live_answers),
         talk_mean=est.talk_mean,
@@ -447,53 +501,129 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
     )
 
 
+def pending_live_sets(
+    state: PacingState, horizons: Sequence[float], min_rings: int
+) -> tuple[list[list[float]], list[float]]:
+    """(for each horizon, each pending dial's chance to be answered live within it; a new
+    dial's chance). From the learnt resolution times once ``min_rings`` are seen, each pending
+    dial conditioned on how long it has rung; before that every dial, old or new, counts as a
+    live answer ahead with probability p̂."""
+    est = state.estimates
+    ring = est.ring
+    if len(ring.resolved) < min_rings:
+        return [[est.live_rate] * state.pending for _ in horizons], [est.live_rate] * len(horizons)
+    ages = list(state.ringing[: state.pending])
+    ages += [0.0] * (state.pending - len(ages))
+    counts: dict[float, int] = {}
+    for age in ages:
+        counts[age] = counts.get(age, 0) + 1
+    sets = []
+    for h in horizons:
+        chances = {age: ring.live_within(age, h) for age in counts}
+        sets.append([chances[age] for age in ages])
+    return sets, [ring.live_within(0.0, h) for h in horizons]
+
+
 @dataclass(frozen=True)
-class FreeForecast:
-    """Agents free when a new dial is answered: ``base`` plus a Poisson-binomial sum of the busy
-    agents' weights at each answer-delay quantile — for a small team its distribution (mixed over
-    the quantiles, which are equally likely), for a large one its mean and variance per quantile
+class Outlook:
+    """The instant a new dial may be answered: the agents free by then (``base`` plus a
+    Poisson-binomial count of the busy agents) against the live answers ahead of it (a
+    Poisson-binomial count of the pending dials, plus each earlier new dial with probability
+    ``new``) — their distributions for a small team, their means and variances for a large one
     (normal approximation)."""
 
     base: int
-    pmf: tuple[float, ...] = ()  # exact: P(S = s), averaged over the quantiles
-    moments: tuple[tuple[float, float], ...] = ()  # normal: (mean, variance) of S per quantile
+    new: float
+    free: tuple[float, ...] = ()  # exact: P(busy agents free = s)
+    ahead: tuple[float, ...] = ()  # exact: P(pending live answers ahead = a), a ≤ len − 1
+    free_moments: tuple[float, float] = (0.0, 0.0)  # normal: (mean, variance)
+    ahead_moments: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
-    def of(cls, base: int, sets: Sequence[Sequence[float]], exact_up_to: int) -> FreeForecast:
-        busy = max((sum(1 for w in ws if w > EPSILON) for ws in sets), default=0)
-        if busy + max(base, 0) <= exact_up_to:
-            return cls(base, pmf=mixture([poisson_binomial(ws) for ws in sets]))
-        moments = tuple((sum(ws), sum(w * (1.0 - w) for w in ws)) for ws in sets)
-        return cls(base, moments=moments)
+    def exact(
+        cls, base: int, weights: Sequence[float], chances: Sequence[float], new: float
+    ) -> Outlook:
+        free = poisson_binomial(weights)
+        most = max(base + len(free), 1)  # this many live answers ahead take every agent free
+        ahead = poisson_binomial(chances, most)
+        return cls(base, new, free=free, ahead=ahead + (0.0,) * (most - len(ahead)))
 
-    def expected(self) -> float:
-        if self.pmf:
-            return self.base + sum(s * q for s, q in enumerate(self.pmf))
-        return self.base + sum(m for m, _ in self.moments) / len(self.moments)
+    @classmethod
+    def normal(
+        cls, base: int, weights: Sequence[float], chances: Sequence[float], new: float
+    ) -> Outlook:
+        return cls(base, new, free_moments=moments(weights), ahead_moments=moments(chances))
 
-    def risk(self, ahead: int, p: float) -> float:
-        """P(the live answers among ``ahead`` earlier dials take every agent free), averaged
-        over the quantiles: the chance a new dial, answered live, finds nobody."""
-        if self.pmf:
+    def expected_free(self) -> float:
+        if self.free:
+            return self.base + sum(s * q for s, q in enumerate(self.free))
+        return self.base + self.free_moments[0]
+
+    def expected_ahead(self) -> float:
+        if self.ahead:
+            return sum(a * q for a, q in enumerate(self.ahead))
+        return self.ahead_moments[0]
+
+    def risk(self, earlier: int) -> float:
+        """P(the live answers ahead, with ``earlier`` new dials, take every agent free): the
+        chance a new dial, answered live then, finds nobody."""
+        if self.free:
+            ahead = convolve(self.ahead, binomial_pmf(earlier, self.new, len(self.ahead)))
+            tail = tails(ahead)
             base = self.base
-            tail = binomial_tail(ahead, p, base + len(self.pmf))
             return sum(
-                q * (1.0 if base + s <= 0 else tail[base + s]) for s, q in enumerate(self.pmf)
+                q * (1.0 if base + s <= 0 else tail[base + s]) for s, q in enumerate(self.free)
             )
-        mean_l, var_l = ahead * p, ahead * p * (1.0 - p)
-        risks = [
-            UNIT_NORMAL.cdf((mean_l - self.base - m + 0.5) / math.sqrt(var_l + v + EPSILON))
-            for m, v in self.moments
-        ]
-        return sum(risks) / len(risks)
+        mean_a = self.ahead_moments[0] + earlier * self.new
+        var_a = self.ahead_moments[1] + earlier * self.new * (1.0 - self.new)
+        mean_f, var_f = self.free_moments
+        z = (mean_a - self.base - mean_f + 0.5) / math.sqrt(var_a + var_f + EPSILON)
+        return UNIT_NORMAL.cdf(z)
 
-    def launches(self, p: float, pending: int, lam: float, capacity: int) -> int:
+
+@dataclass(frozen=True)
+class Forecast:
+    """The outlooks at each answer-delay quantile (equally likely), in order of time."""
+
+    outlooks: tuple[Outlook, ...]
+
+    @classmethod
+    def of(
+        cls, state: PacingState, horizons: Sequence[float], settings: PredictiveSettings
+    ) -> Forecast:
+        base = state.ready - state.waiting
+        weights = agent_weight_sets(state, horizons)
+        chances, new = pending_live_sets(state, horizons, settings.min_rings)
+        busy = max((sum(1 for w in ws if w > EPSILON) for ws in weights), default=0)
+        make = Outlook.exact if busy + max(base, 0) <= settings.exact_up_to else Outlook.normal
+        return cls(
+            tuple(make(base, ws, cs, q) for ws, cs, q in zip(weights, chances, new, strict=True))
+        )
+
+    def expected_free(self) -> float:
+        return sum(o.expected_free() for o in self.outlooks) / len(self.outlooks)
+
+    def expected_ahead(self) -> float:
+        return sum(o.expected_ahead() for o in self.outlooks) / len(self.outlooks)
+
+    def risk(self, earlier: int) -> float:
+        """The risk of a new dial launched after ``earlier`` others, averaged over the
+        instants it may be answered. Answered at one, it takes an agent that a dial answering
+        later would have had: its risk there is the highest at that instant or any later one."""
+        risks = [o.risk(earlier) for o in self.outlooks]
+        total = worst = 0.0
+        for risk in reversed(risks):
+            worst = max(worst, risk)
+            total += worst
+        return total / len(risks)
+
+    def launches(self, lam: float, capacity: int) -> int:
         """The most new dials (≤ capacity) whose last one carries a risk within ``lam``: the
-        k-th new dial has ``pending + k − 1`` dials ahead of it (the risk grows with k). A
-        galloping search, since the answer is usually a handful."""
+        k-th new dial has k − 1 new dials ahead of it besides the pending ones (the risk grows
+        with k). A galloping search, since the answer is usually a handful."""
 
         def fits(k: int) -> bool:
-            return self.risk(pending + k - 1, p) <= lam
+            return self.risk(k - 1) <= lam
 
         if capacity <= 0 or not fits(1):
             return 0
@@ -510,26 +640,57 @@ class FreeForecast:
         return low
 
 
-def mixture(pmfs: Sequence[Sequence[float]]) -> tuple[float, ...]:
-    """The equal-weight mixture of distributions on 0, 1, 2 …"""
-    size = max(len(pmf) for pmf in pmfs)
-    total = [0.0] * size
-    for pmf in pmfs:
-        for s, q in enumerate(pmf):
-            total[s] += q
-    return tuple(q / len(pmfs) for q in total)
+def moments(weights: Sequence[float]) -> tuple[float, float]:
+    """(mean, variance) of a sum of independent Bernoulli(w_j)."""
+    return sum(weights), sum(w * (1.0 - w) for w in weights)
 
 
-def poisson_binomial(weights: Sequence[float]) -> tuple[float, ...]:
-    """P(S = s) for S a sum of independent Bernoulli(w_j)."""
+def convolve(pmf: Sequence[float], other: Sequence[float]) -> tuple[float, ...]:
+    """The distribution of the sum, its last value the mass at or beyond it, as in ``pmf``."""
+    top = len(pmf) - 1
+    total = [0.0] * len(pmf)
+    for a, q in enumerate(pmf):
+        if q <= TAIL:
+            continue
+        room = top - a  # sums beyond the top are folded into it
+        for b, r in enumerate(other[:room]):
+            total[a + b] += q * r
+        total[top] += q * sum(other[room:])
+    return tuple(total)
+
+
+def tails(pmf: Sequence[float]) -> list[float]:
+    """[P(X ≥ f) for f in 0..len − 1]."""
+    out = [0.0] * len(pmf)
+    acc = 0.0
+    for f in range(len(pmf) - 1, -1, -1):
+        acc += pmf[f]
+        out[f] = min(acc, 1.0)
+    return out
+
+
+def binomial_pmf(m: int, p: float, size: int) -> tuple[float, ...]:
+    """P(Binomial(m, p) = k) for k < size − 1, the last value P(Binomial ≥ size − 1)."""
+    tail = binomial_tail(m, p, size)
+    return (*[tail[k] - tail[k + 1] for k in range(size - 1)], tail[size - 1])
+
+
+def poisson_binomial(weights: Sequence[float], size: int | None = None) -> tuple[float, ...]:
+    """P(S = s) for S a sum of independent Bernoulli(w_j), without its negligible upper tail
+    (below ``TAIL`` it is folded into the last value kept); with ``size``, only s < size − 1,
+    the last value P(S ≥ size − 1)."""
     pmf = [1.0]
     for w in weights:
         if w <= EPSILON:
             continue
-        nxt = [0.0] * (len(pmf) + 1)
-        for k, q in enumerate(pmf):
-            nxt[k] += q * (1.0 - w)
-            nxt[k + 1] += q * w
+        stay = 1.0 - w
+        nxt = [q * stay for q in pmf]
+        nxt.append(0.0)
+        for k, q in enumerate(pmf, 1):
+            nxt[k] += q * w
+        if (size is not None and len(nxt) > size) or nxt[-1] < TAIL:
+            beyond = nxt.pop()
+            nxt[-1] += beyond  # at or beyond the top stays there
         pmf = nxt
     return tuple(pmf)
 

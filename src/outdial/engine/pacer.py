@@ -13,9 +13,14 @@ from dataclasses import dataclass, field, replace
 
 from outdial.domain import pacing
 from outdial.domain.estimates import Observer
-from outdial.domain.pacing import AdaptSample, DropCounts, PacingDecision, PacingState
+from outdial.domain.pacing import (
+    AdaptSample,
+    DropCounts,
+    PacingDecision,
+    PacingState,
+)
 
-LAWS = ("progressive", "ratio", "predictive", "vicidial-adapt")
+LAWS = ("progressive", "ratio", "vicidial-ratio", "predictive", "vicidial-adapt")
 
 
 @dataclass
@@ -66,7 +71,7 @@ class VicidialAdapt:
 class Pacer:
     law: str
     target: float = 0.03  # α as a fraction
-    ratio: float = 2.0  # dials per ready agent (ratio)
+    ratio: float = 2.0  # dials per ready agent (ratio), or the dial level L (vicidial-ratio)
     seed: int = 0
     observer: Observer = field(default_factory=Observer)
     settings: pacing.PredictiveSettings = field(default_factory=pacing.PredictiveSettings)
@@ -76,6 +81,7 @@ class Pacer:
     last: PacingDecision | None = None
     _rng: random.Random = field(init=False)
     _u: float = 0.5
+    _seen: float | None = None  # when the predictive law last decided
 
     def __post_init__(self) -> None:
         if self.law not in LAWS:
@@ -86,13 +92,18 @@ class Pacer:
     def decide(self, observed: PacingState, now: float) -> PacingDecision:
         """The number of calls to launch now, given what the agents and calls look like."""
         obs = self.observer
-        state = replace(
-            observed,
-            estimates=obs.estimates(),
-            campaign=obs.campaign(),
-            window=obs.window(now),
-            target=self.target,
-        )
+        window = obs.window(now)  # slides the rolling hour whatever the law
+        state = observed  # the fixed laws look at the team and the calls only
+        if self.law == "predictive":
+            state = replace(
+                observed,
+                estimates=obs.estimates(observed.talking),
+                campaign=obs.campaign(),
+                window=window,
+                target=self.target,
+            )
+        if self.law == "predictive":
+            self._rebase(state, now)
         decision = self._apply(state, now)
         if decision.launch > 0:
             # The rounding draw is kept until a call is launched: drawn afresh at every tick, a
@@ -102,6 +113,14 @@ class Pacer:
         self.launched += decision.launch
         self.last = decision
         return decision
+
+    def _rebase(self, state: PacingState, now: float) -> None:
+        """Let λ₀ follow the campaign's slack (:func:`pacing.rebased`); not before the law
+        forecasts, since progressive leaves slack the forecast did not earn."""
+        seen, self._seen = self._seen, now
+        if seen is not None and state.estimates.live_answers >= self.settings.min_live_answers:
+            risk = pacing.rebased(self.settings, state, now - seen)
+            self.settings = replace(self.settings, risk=risk)
 
     def dialed(self, now: float, count: int) -> None:
         """How many of the decided calls were actually launched (contacts may run out)."""
@@ -113,6 +132,8 @@ class Pacer:
             return pacing.progressive(state)
         if self.law == "ratio":
             return pacing.ratio(state, self.ratio, self._u)
+        if self.law == "vicidial-ratio":
+            return pacing.vicidial_ratio(state, self.ratio)
         if self.law == "vicidial-adapt":
             return self.adapt.decide(state, now, self.observer)
         return pacing.predictive(state, self.settings)

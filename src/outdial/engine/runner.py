@@ -318,7 +318,11 @@ class CampaignRunner:
         """How many calls the pacer launches now (robot modes: every free slot)."""
         if self.desk is None or self.pacer is None:
             return free
-        pending = sum(1 for c in self.active.values() if not c.answered)
+        ringing = [
+            (now - c.attempt.created_at).total_seconds()
+            for c in self.active.values()
+            if not c.answered
+        ]
         talking, wrapping = [], []
         agents = ready = 0
         acw = float(self.campaign["acw_seconds"])
@@ -335,7 +339,8 @@ class CampaignRunner:
             agents=agents,
             ready=ready,
             waiting=len(self.desk.waiting),
-            pending=pending,
+            pending=len(ringing),
+            ringing=tuple(ringing),
             talking=tuple(talking),
             wrapping=tuple(wrapping),
             active_calls=len(self.active),
@@ -538,8 +543,8 @@ class CampaignRunner:
         if self.pacer is None:
             return
         answered = call.attempt.answered_at
-        if answered is None:
-            self.pacer.observer.dial_resolved(False)
+        if answered is None:  # no answer, busy or failed: resolved when it hung up
+            self.pacer.observer.dial_resolved(False, (at - call.attempt.created_at).total_seconds())
         elif call.attempt.agent_id is not None:
             self.pacer.observer.talk_ended((at - answered).total_seconds())
 

@@ -182,7 +182,9 @@ class CallCentre:
         self.ready: deque[int] = deque()  # longest idle first
         self.waiting: deque[tuple[int, float]] = deque()  # (call, answered at)
         self.fates: dict[int, Fate] = {}
-        self.launched_at: dict[int, float] = {}
+        self.launched_at: dict[int, float] = {}  # pending dials' launch instants
+        self.on_call: dict[int, float] = {}  # talking agents: when their call began
+        self.in_acw: dict[int, float] = {}  # agents in wrap-up: when it ends
         self.pending = 0
         self.events: list[tuple[float, int, int, int]] = []
         self.seq = 0
@@ -290,16 +292,16 @@ class CallCentre:
     # --- dialing ----------------------------------------------------------------------------
 
     def _observed(self) -> PacingState:
-        now, agents = self.now, self.agents
-        talking = tuple([now - a.since for a in agents if a.state == "talk"])
-        wrapping = tuple([a.until - now for a in agents if a.state == "acw"])
+        now = self.now
+        talking = tuple([now - since for since in self.on_call.values()])
         return PacingState(
             agents=self.present,  # logged in and not on a break
             ready=len(self.ready),
             waiting=len(self.waiting),
             pending=self.pending,
-            talking=tuple(talking),
-            wrapping=tuple(wrapping),
+            ringing=tuple([now - at for at in self.launched_at.values()]),
+            talking=talking,
+            wrapping=tuple([until - now for until in self.in_acw.values()]),
             active_calls=self.pending + len(self.waiting) + len(talking),
             line_free=10**6,
             campaign_free=10**6,
@@ -328,9 +330,9 @@ class CallCentre:
     def _resolved(self, call: int) -> None:
         self.pending -= 1
         doom = self.fates[call]
+        delay = self.now - self.launched_at.pop(call)
         if self.pacer is not None:
-            delay = self.now - self.launched_at[call]
-            self.pacer.observer.dial_resolved(doom.live, delay if doom.live else None)
+            self.pacer.observer.dial_resolved(doom.live, delay)
         if not doom.live:
             del self.fates[call]
             return
@@ -355,6 +357,7 @@ class CallCentre:
         agent = self.agents[index]
         agent.state, agent.since = "talk", self.now
         agent.until, agent.acw = self.now + doom.talk, doom.acw
+        self.on_call[index] = self.now
         self.talking += 1
         self._count_live(False, waited)
         self._push(agent.until, TALK_END, index)
@@ -366,6 +369,8 @@ class CallCentre:
         if self.pacer is not None:
             self.pacer.observer.talk_ended(self.now - agent.since)
         agent.state, agent.since, agent.until = "acw", self.now, self.now + agent.acw
+        del self.on_call[index]
+        self.in_acw[index] = agent.until
         self.talking -= 1
         self.wrapping += 1
         self._push(agent.until, ACW_END, index)
@@ -379,6 +384,7 @@ class CallCentre:
             self.present += 1
         else:
             self.wrapping -= 1
+            del self.in_acw[index]
             if self.pacer is not None:
                 self.pacer.observer.wrap_ended(self.now - agent.since)
         if agent.wants_break:

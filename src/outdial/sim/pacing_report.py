@@ -63,7 +63,9 @@ def _cells(row: dict[str, Any]) -> list[str]:
     occupancy = f"{row['occupancy']:.3f}"
     if row.get("occupancy_ci"):
         occupancy += f" ±{row['occupancy_ci']:.3f}"
-    policy = row["policy"] + (f" (k={row['ratio']:.2f})" if "ratio" in row else "")
+    policy = row["policy"]
+    if "ratio" in row:
+        policy += f" ({'L' if policy == 'ratio-tuned' else 'k'}={row['ratio']:.2f})"
     return [
         policy,
         occupancy,
@@ -106,7 +108,8 @@ def markdown(rows: list[dict[str, Any]], found: list[Check], plan: Plan, command
         f"Command: `{command}` — {'quick' if plan.quick else 'full'} plan: "
         f"{plan.hours:g}-h shifts, replications N=5/20/100: "
         + "/".join(str(plan.replications[n]) for n in (5, 20, 100))
-        + f", fixed ratio tuned in {plan.tuning_steps} bisection steps.",
+        + f", fixed ratios (VICIdial RATIO level L, power k) tuned in {plan.tuning_steps}"
+        " bisection steps.",
         "",
         "```",
         *chart(rows),
