@@ -249,7 +249,9 @@ def import_contacts(
                 counts = f"{p.rows_read:,} rows, {p.accepted:,} accepted, {p.rejected:,} rejected"
                 bar.update(task, completed=p.percent, counts=counts)
 
-            result = runtime.services.imports.run(tenant, campaign_id, stream, overrides, advance)
+            result = runtime.services.imports.run(
+                tenant, campaign_id, stream, overrides, advance, path=file
+            )
     except OutdialError as exc:
         _fail(exc)
     finally:

@@ -156,3 +156,71 @@ def test_bad_files_and_mappings_are_field_errors(
         services.imports.run(tenant, campaign, io.BytesIO(data), mapping)
     assert e.value.details[0].field == field and message in e.value.details[0].message
     assert contacts_of(services, tenant, campaign) == []
+
+
+# --- the child reader: a large file read and checked in a child process -----------------------
+
+
+def _on_disk(tmp_path: Path, data: bytes, name: str = "roster.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_a_child_reader_imports_what_the_importing_process_would(
+    services: Services, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(imports, "BATCH_ROWS", 3)  # several batches through the queue
+    tenant, here = setup(services)
+    there = services.campaigns.create(tenant, CampaignIn(name="d"))["id"]
+    services.dnc.add(tenant, DncIn(number="+8613700137000"))
+    path = _on_disk(tmp_path, gbk_csv(ROSTER).getvalue())
+    with path.open("rb") as stream:
+        inline = services.imports.run(tenant, here, stream).as_dict()
+    monkeypatch.setattr(imports, "CHILD_READER_BYTES", 0)
+    seen: list[int] = []
+    with path.open("rb") as stream:
+        child = services.imports.run(
+            tenant, there, stream, on_progress=lambda p: seen.append(p.rows_read), path=path
+        ).as_dict()
+    assert {**child, "total_contacts": 0} == {**inline, "total_contacts": 0}
+    assert seen == [3, 6, 7] and child["accepted"] == 2
+    numbers = [c["phones"][0]["number"] for c in contacts_of(services, tenant, there)]
+    assert numbers == [c["phones"][0]["number"] for c in contacts_of(services, tenant, here)]
+
+
+def test_a_file_that_breaks_in_the_child_reader_imports_nothing(
+    services: Services, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(imports, "BATCH_ROWS", 100)
+    monkeypatch.setattr(imports, "CHILD_READER_BYTES", 0)
+    tenant, campaign = setup(services)
+    good = b"phone\n" + b"".join(f"1380000{i:04d}\n".encode() for i in range(9000))
+    path = _on_disk(tmp_path, good + b"\xff\xfe,oops\n")
+    with pytest.raises(ValidationFailed) as e, path.open("rb") as stream:
+        services.imports.run(tenant, campaign, stream, path=path)
+    assert e.value.details[0].field == "file" and "not valid utf-8" in e.value.details[0].message
+    assert contacts_of(services, tenant, campaign) == []
+
+
+def test_stopping_an_import_stops_its_child_reader(
+    services: Services, monkeypatch: Any, tmp_path: Path
+) -> None:
+    import multiprocessing
+
+    monkeypatch.setattr(imports, "BATCH_ROWS", 100)
+    monkeypatch.setattr(imports, "CHILD_READER_BYTES", 0)
+    tenant, campaign = setup(services)
+    rows = b"phone\n" + b"".join(f"1380000{i:04d}\n".encode() for i in range(5000))
+    path = _on_disk(tmp_path, rows)
+
+    class Stop(Exception):
+        pass
+
+    def stop(progress: ImportProgress) -> None:
+        raise Stop()
+
+    with pytest.raises(Stop), path.open("rb") as stream:
+        services.imports.run(tenant, campaign, stream, on_progress=stop, path=path)
+    assert multiprocessing.active_children() == []
+    assert contacts_of(services, tenant, campaign) == []

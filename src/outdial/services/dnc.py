@@ -19,14 +19,12 @@ from outdial.domain.jobs import JobKind
 from outdial.domain.phones import normalise
 from outdial.services.common import Page, PageRequest, Tenant, integrity_guard
 from outdial.services.imports import (
-    REPORT,
-    REPORT_PREVIEW,
     ImportProgress,
     ImportResult,
     Progress,
     RowProblem,
     read_rows,
-    report_csv,
+    reported,
 )
 from outdial.services.job_runner import Outcome, RunningJob
 from outdial.services.jobs import JobService
@@ -137,10 +135,7 @@ class DncService:
             result = self.import_file(
                 job.tenant, stream, options, lambda p: job.report(p.as_dict())
             )
-        (job.directory / REPORT).write_text(report_csv(result.file.problems), encoding="utf-8")
-        summary = result.as_dict()
-        summary["problems"] = summary["problems"][:REPORT_PREVIEW]
-        return Outcome(summary, result.file.progress.as_dict())
+        return reported(job, result.as_dict(), result.file.problems, result.file.progress)
 
     def _insert_new(
         self,

@@ -3,8 +3,10 @@ as the append API (validation, E.164 normalisation, dedupe against the campaign 
 do-not-call lists, the campaign cap), with progress and a row-level report.
 
 A file imports its valid rows, or — when the file breaks, the cap is exceeded, the mapping is
-wrong or the import is cancelled — nothing, with the reason. Never half a file in silence: rows
-are written a batch at a time but stay staged (not due to be dialed) until the whole file is in.
+wrong or the import is cancelled — nothing, with the reason. Never half a file in silence: on
+PostgreSQL the file is one transaction; on SQLite, whose one writer must not be held for long,
+rows are written a batch at a time but stay staged (not due to be dialed) until the whole file
+is in.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection
@@ -23,16 +26,19 @@ from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
 from outdial.domain.contact_rows import RowVerdict
 from outdial.domain.errors import FieldError, InternalError, LimitExceeded
+from outdial.domain.file_rows import PreparedBatch, prepare
 from outdial.domain.jobs import JobKind, percent
+from outdial.io.prepare import Plan, prepared_in_child
 from outdial.io.tables import TableError, open_table
 from outdial.services.common import Tenant, new_uuid
-from outdial.services.contacts import ContactService, check_cap
+from outdial.services.contacts import Contact, ContactService, check_cap
 from outdial.services.job_runner import Outcome, RunningJob
 from outdial.services.jobs import JobService
 from outdial.services.models import ContactImportIn
 from outdial.services.validation import failed
 
 BATCH_ROWS = 5000
+CHILD_READER_BYTES = 4 << 20  # from this size, a child process reads and checks the file
 _ROW_FIELD = re.compile(r"^contacts\[\d+\]\.?")
 _PHONE_FIELD = re.compile(r"^phones\[(\d+)\]")
 
@@ -122,8 +128,17 @@ def report_csv(problems: list[RowProblem]) -> str:
 
 
 Progress = Callable[[ImportProgress], None]
-REPORT = "report.csv"  # a contact import job's row-level report, in its directory
+REPORT = "report.csv"  # an import job's row-level report, in its directory
 REPORT_PREVIEW = 100  # problems kept in the job's result; all of them are in the report
+
+
+def reported(
+    job: RunningJob, summary: dict[str, Any], problems: list[RowProblem], progress: ImportProgress
+) -> Outcome:
+    """An import job's end: the full report beside it, the first problems in its result."""
+    (job.directory / REPORT).write_text(report_csv(problems), encoding="utf-8")
+    summary["problems"] = summary["problems"][:REPORT_PREVIEW]
+    return Outcome(summary, progress.as_dict())
 
 
 class ContactImportService:
@@ -161,13 +176,21 @@ class ContactImportService:
         mapping: Mapping[str, str] | None = None,
         on_progress: Progress | None = None,
         tag: str | None = None,
+        path: Path | None = None,
     ) -> ImportResult:
         """Import ``stream`` (seekable) into the campaign. Raises ValidationFailed (field
-        ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing."""
+        ``file`` or ``mapping.*``) or LimitExceeded, having changed nothing. A large file
+        whose ``path`` is known is read and checked by a child process while this one writes."""
         rows = read_rows(stream, mapping)
         progress = ImportProgress(bytes_total=rows.size, rows_total=rows.total)
         result = ImportResult(rows.format, rows.columns.describe(), progress)
-        batches = _batches(rows, stream, progress, on_progress)
+        region, groups = tenant.default_region, self._groups(tenant, campaign_id)
+        if path is not None and rows.size >= CHILD_READER_BYTES:
+            plan = Plan(str(path), rows.columns, rows.first_row, region, groups, BATCH_ROWS)
+            prepared = prepared_in_child(plan)
+        else:
+            prepared = _prepared_here(rows, stream, region, groups)
+        batches = _reported(prepared, progress, on_progress)
         try:
             if self.contacts.store.concurrent_writers:
                 self._in_one_transaction(tenant, campaign_id, rows.columns, batches, result)
@@ -184,7 +207,7 @@ class ContactImportService:
         tenant: Tenant,
         campaign_id: int,
         columns: ColumnMap,
-        batches: Iterator[list[tuple[int, list[str]]]],
+        batches: Iterator[PreparedBatch],
         result: ImportResult,
     ) -> None:
         """PostgreSQL: the whole file in one transaction, which blocks no one (MVCC) but the
@@ -203,7 +226,7 @@ class ContactImportService:
         tenant: Tenant,
         campaign_id: int,
         columns: ColumnMap,
-        batches: Iterator[list[tuple[int, list[str]]]],
+        batches: Iterator[PreparedBatch],
         result: ImportResult,
         tag: str,
     ) -> None:
@@ -237,11 +260,14 @@ class ContactImportService:
                 mapping,
                 lambda p: job.report(p.as_dict()),
                 tag=f"import:{job.row['uuid']}",
+                path=job.upload,
             )
-        (job.directory / REPORT).write_text(report_csv(result.problems), encoding="utf-8")
-        summary = result.as_dict()
-        summary["problems"] = summary["problems"][:REPORT_PREVIEW]
-        return Outcome(summary, result.progress.as_dict())
+        return reported(job, result.as_dict(), result.problems, result.progress)
+
+    def _groups(self, tenant: Tenant, campaign_id: int) -> frozenset[str]:
+        with self.contacts.store.read() as conn:
+            campaign = self.contacts.campaign_for_append(conn, tenant, campaign_id, lock=None)
+        return frozenset(g["identify"] for g in campaign["phone_groups"])
 
     def _batch(
         self,
@@ -249,17 +275,25 @@ class ContactImportService:
         tenant: Tenant,
         campaign_id: int,
         columns: ColumnMap,
-        batch: list[tuple[int, list[str]]],
+        prepared: PreparedBatch,
         result: ImportResult,
         staged: str | None,
     ) -> None:
+        """Write a prepared batch: the validator's verdicts on the rows it must judge, then
+        for all the duplicates and DNC hits, the cap, the insert and the report."""
         svc, progress = self.contacts, result.progress
-        filled = [(n, cells) for n, cells in batch if any(cells)]
-        progress.empty += len(batch) - len(filled)
-        raw = [columns.quick(cells) or columns.contact(cells) for _, cells in filled]
         now = svc.clock.now()
         campaign = svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
-        parsed, verdicts = svc.parse_rows(tenant, campaign, raw)
+        ready, other = prepared.ready, prepared.other
+        parsed: dict[int, Contact] = {k: r.contact for k, r in enumerate(ready)}
+        verdicts = [RowVerdict(k, r.numbers) for k, r in enumerate(ready)]
+        checked, judged = svc.parse_rows(tenant, campaign, [columns.contact(c) for _, c in other])
+        for verdict in judged:
+            contact = checked.get(verdict.index)
+            verdict.index += len(ready)
+            if contact is not None:
+                parsed[verdict.index] = contact
+            verdicts.append(verdict)
         # the file's earlier batches are in the campaign already (this transaction's, or staged)
         svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
         accepted = [v for v in verdicts if v.ok]
@@ -270,20 +304,32 @@ class ContactImportService:
         result.held += len(accepted)
         progress.accepted += len(accepted)
         progress.rejected += len(verdicts) - len(accepted)
-        for verdict in verdicts:
-            if not verdict.ok:
-                row, cells = filled[verdict.index]
-                result.problems.extend(_problems(row, cells, columns, verdict))
+        rows = [(r.row, r.cells) for r in ready] + other
+        rejected = sorted((v for v in verdicts if not v.ok), key=lambda v: rows[v.index][0])
+        for verdict in rejected:  # in the file's order
+            row, cells = rows[verdict.index]
+            result.problems.extend(_problems(row, cells, columns, verdict))
 
 
-def _batches(
-    rows: FileRows, stream: BinaryIO, progress: ImportProgress, on_progress: Progress | None
-) -> Iterator[list[tuple[int, list[str]]]]:
-    """The file's data rows a batch at a time, reporting progress after each batch."""
+def _prepared_here(
+    rows: FileRows, stream: BinaryIO, region: str, groups: frozenset[str]
+) -> Iterator[PreparedBatch]:
+    """The file's rows prepared a batch at a time, in this process."""
     while batch := list(islice(rows.data, BATCH_ROWS)):
-        progress.rows_read += len(batch)
+        prepared = prepare(batch, rows.columns, region, groups)
+        prepared.bytes_read = _position(stream, rows.size)
+        yield prepared
+
+
+def _reported(
+    batches: Iterator[PreparedBatch], progress: ImportProgress, on_progress: Progress | None
+) -> Iterator[PreparedBatch]:
+    """The batches, with progress reported after each is written."""
+    for batch in batches:
+        progress.rows_read += batch.rows_read
+        progress.empty += batch.empty
         yield batch
-        progress.bytes_read = _position(stream, rows.size)
+        progress.bytes_read = batch.bytes_read
         if on_progress:
             on_progress(progress)
 
@@ -320,6 +366,7 @@ class FileRows:
     data: Iterator[tuple[int, list[str]]]
     size: int  # bytes
     total: int | None  # data rows, where known before reading (XLSX)
+    first_row: int  # the first data row's number
 
 
 def read_rows(stream: BinaryIO, mapping: Mapping[str, str] | None) -> FileRows:
@@ -337,7 +384,8 @@ def read_rows(stream: BinaryIO, mapping: Mapping[str, str] | None) -> FileRows:
         raise failed([FieldError(exc.field, exc.message, "invalid")]) from exc
     start = 0 if columns.header_row is None else columns.header_row + 1
     total = None if table.row_count is None else table.row_count - start
-    return FileRows(table.format.kind, columns, chain(head[start:], numbered), size, total)
+    data = chain(head[start:], numbered)
+    return FileRows(table.format.kind, columns, data, size, total, first_row=start + 1)
 
 
 def _numbered(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
