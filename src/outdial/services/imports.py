@@ -15,7 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -84,13 +84,7 @@ class RowProblem:
     type: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "field": self.field,
-            "reason": self.reason,
-            "type": self.type,
-        }
+        return asdict(self)
 
 
 @dataclass
