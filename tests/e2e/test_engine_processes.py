@@ -136,7 +136,7 @@ def test_serve_runs_a_campaign_to_completion_and_stats_equal_the_ledger(tmp_path
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
     with _process(args, _env(), tmp_path / "serve.log"):
-        _wait(lambda: _healthy(port), 20, "outdial serve")
+        _wait(lambda: _healthy(port), 60, "outdial serve")
         api, campaign_id = _set_up_over_http(port, contacts=60, speed=200)
         with closing(api):
             _wait(lambda: _state(api, campaign_id) == "completed", 60, "the campaign to complete")
@@ -150,7 +150,7 @@ def test_sigkill_mid_campaign_then_restart_loses_and_duplicates_nothing(tmp_path
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
     with _process(args, _env(), tmp_path / "first.log") as first:
-        _wait(lambda: _healthy(port), 20, "outdial serve")
+        _wait(lambda: _healthy(port), 60, "outdial serve")
         api, campaign_id = _set_up_over_http(port, contacts=80, speed=20)
         stats = lambda: api.get(f"/campaigns/{campaign_id}/stats").json()  # noqa: E731
         _wait(lambda: stats()["attempts"]["total"] >= 12, 60, "attempts to be under way")
@@ -159,7 +159,7 @@ def test_sigkill_mid_campaign_then_restart_loses_and_duplicates_nothing(tmp_path
         first.wait(timeout=10)
     assert before["attempts"]["open"] > 0, "kill while calls are up, to exercise recovery"
     with _process(args, _env(), tmp_path / "second.log"), closing(api):
-        _wait(lambda: _healthy(port), 20, "outdial serve after the crash")
+        _wait(lambda: _healthy(port), 60, "outdial serve after the crash")
         _wait(lambda: _state(api, campaign_id) == "completed", 90, "the campaign to complete")
         after = api.get(f"/campaigns/{campaign_id}/stats").json()
     ledger = _assert_audited(sqlite_url(tmp_path), campaign_id)

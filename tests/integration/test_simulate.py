@@ -99,6 +99,7 @@ def test_simulate_command_writes_a_passing_report(tmp_path: Path) -> None:
 # --- the shipped scenarios ------------------------------------------------------------------
 
 
+@pytest.mark.timeout(600)  # whole scenarios in virtual time: a minute or two of CPU each
 @pytest.mark.parametrize("path", shipped())
 def test_shipped_scenario_keeps_every_guarantee(path: Path) -> None:
     scenario = load_scenario(path)
