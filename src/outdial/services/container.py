@@ -39,6 +39,7 @@ from outdial.services.preview import PreviewService
 from outdial.services.resources import ResourceKind, ResourceService
 from outdial.services.secrets import SecretBox
 from outdial.services.tenants import TenantService
+from outdial.services.yunfu import YunfuService
 from outdial.store.schema import campaigns, tenants
 from outdial.store.store import Store
 
@@ -68,6 +69,7 @@ class Services:
     pacing: PacingService
     preview: PreviewService
     forecast: ForecastService
+    yunfu: YunfuService
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
         """The tenant owning a campaign (operator tools on the data dir act in its name)."""
@@ -111,6 +113,7 @@ class Services:
             return ResourceService(store, clock, kind)
 
         contacts = ContactService(store, clock)
+        campaigns_ = CampaignService(store, clock)
         return cls(
             store=store,
             clock=clock,
@@ -123,7 +126,7 @@ class Services:
             scripts=resource(SCRIPTS),
             blackout_calendars=resource(BLACKOUT_CALENDARS),
             redial_policies=resource(REDIAL_POLICIES),
-            campaigns=CampaignService(store, clock),
+            campaigns=campaigns_,
             contacts=contacts,
             imports=ContactImportService(contacts, jobs),
             exports=ExportService(store, clock, jobs),
@@ -135,4 +138,5 @@ class Services:
             pacing=PacingService(store),
             preview=PreviewService(store, clock),
             forecast=ForecastService(store, clock),
+            yunfu=YunfuService(store, clock, campaigns_, contacts),
         )
