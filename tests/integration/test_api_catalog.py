@@ -487,6 +487,30 @@ LINE_RULES: Cases = [
         {"driver": "freeswitch", "settings": {"nodes": [{"host": "fs1"}], "dial_string": ""}},
         "settings.dial_string",
     ),
+    *(
+        ({"driver": "freeswitch", "settings": {"nodes": [{"host": "fs1"}], **bad}}, where)
+        for bad, where in [
+            ({}, "settings.gateway"),  # the default dial string uses {gateway}
+            ({"gateway": "a/b"}, "settings.gateway"),
+            (
+                {"gateway": "gw", "dial_string": "sofia/gateway/{gw}/{number}"},
+                "settings.dial_string",
+            ),
+            ({"dial_string": "sofia/external/{number}@{host"}, "settings.dial_string"),
+            ({"dial_string": "user/{number:>20}"}, "settings.dial_string"),
+            ({"dial_string": "user/{number} &park()"}, "settings.dial_string"),
+            (
+                {"dial_string": "user/{national}", "variables": {"a b": "1"}},
+                "settings.variables.a b",
+            ),
+            ({"dial_string": "user/{national}", "variables": {"x": "1}"}}, "settings.variables.x"),
+            (
+                {"dial_string": "user/{national}", "variables": {"outdial_attempt_id": "1"}},
+                "settings.variables.outdial_attempt_id",
+            ),
+            ({"dial_string": "user/{national}", "variables": {"x": 1}}, "settings.variables.x"),
+        ]
+    ),
     (
         {"driver": "freeswitch", "settings": {"nodes": [{"host": "fs1"}], "seed": 1}},
         "settings.seed",
@@ -516,15 +540,19 @@ def test_line_driver_settings_are_validated_and_completed(api: Api) -> None:
         api,
         "fs",
         driver="freeswitch",
-        settings={"nodes": [{"host": "10.0.0.1"}, {"host": "10.0.0.2", "port": 9021}]},
+        settings={
+            "nodes": [{"host": "10.0.0.1"}, {"host": "10.0.0.2", "port": 9021}],
+            "gateway": "carrier",
+        },
     )
     assert fs["settings"] == {
         "nodes": [
             {"host": "10.0.0.1", "port": 8021, "password": "********"},
             {"host": "10.0.0.2", "port": 9021, "password": "********"},
         ],
-        "gateway": "",
+        "gateway": "carrier",
         "dial_string": "sofia/gateway/{gateway}/{number}",
+        "variables": {},
     }
     sip = line(api, "sip", driver="sip", settings={"host": "sbc.example", "transport": "tcp"})
     assert sip["settings"]["host"] == "sbc.example"
@@ -574,7 +602,9 @@ def test_lines_report_in_use_zero(api: Api) -> None:
 
 def test_line_driver_filter(api: Api) -> None:
     line(api, "a sim")
-    fs = line(api, "a fs", driver="freeswitch", settings={"nodes": [{"host": "fs"}]})
+    fs = line(
+        api, "a fs", driver="freeswitch", settings={"nodes": [{"host": "fs"}], "gateway": "gw"}
+    )
     sip = line(api, "a sip", driver="sip", settings={"host": "sbc"})
     assert [i["id"] for i in api.ok(api.get("/lines", driver="freeswitch"))["items"]] == [fs["id"]]
     assert [i["id"] for i in api.ok(api.get("/lines", driver="sip"))["items"]] == [sip["id"]]
@@ -1084,7 +1114,7 @@ def stored_settings(server: Server, line_id: int) -> dict[str, Any]:
 
 def test_line_passwords_are_masked_in_output_and_kept_on_patch(api: Api, server: Server) -> None:
     nodes = [{"host": "fs1", "password": "s3cret-one"}, {"host": "fs2", "password": "s3cret-two"}]
-    fs = line(api, "fs", driver="freeswitch", settings={"nodes": nodes})
+    fs = line(api, "fs", driver="freeswitch", settings={"nodes": nodes, "gateway": "gw"})
     item = f"/lines/{fs['id']}"
     assert [n["password"] for n in fs["settings"]["nodes"]] == [MASK, MASK]
     assert [n["password"] for n in api.ok(api.get(item))["settings"]["nodes"]] == [MASK, MASK]
@@ -1100,14 +1130,15 @@ def test_line_passwords_are_masked_in_output_and_kept_on_patch(api: Api, server:
     assert [n["password"] for n in stored_settings(server, fs["id"])["nodes"]] == real
 
     # A new password replaces the one at its place; the mask keeps the other.
-    changed = {"nodes": [{"host": "fs1", "password": MASK}, {"host": "fs2", "password": "new"}]}
+    nodes = [{"host": "fs1", "password": MASK}, {"host": "fs2", "password": "new"}]
+    changed = {"nodes": nodes, "gateway": "gw"}
     out = api.ok(api.patch(item, {"settings": changed}))
     assert [n["password"] for n in out["settings"]["nodes"]] == [MASK, MASK]
     stored = stored_settings(server, fs["id"])["nodes"]
     assert [n["password"] for n in stored] == ["s3cret-one", "new"]
 
     # The mask where no password is stored is refused, naming the place; nothing changes.
-    extra = {"nodes": [*changed["nodes"], {"host": "fs3", "password": MASK}]}
+    extra = {**changed, "nodes": [*nodes, {"host": "fs3", "password": MASK}]}
     assert_rejected_patch(api, item, {"settings": extra}, "settings.nodes[2].password")
     assert stored_settings(server, fs["id"])["nodes"] == stored
 
@@ -1132,7 +1163,9 @@ def test_sip_password_is_masked_only_when_set(api: Api, server: Server) -> None:
     assert_rejected_create(
         api, "/lines", {**body, "settings": {"host": "h", "password": MASK}}, "settings.password"
     )
-    fs = line(api, "fs", driver="freeswitch", settings={"nodes": [{"host": "fs1"}]})
+    fs = line(
+        api, "fs", driver="freeswitch", settings={"nodes": [{"host": "fs1"}], "gateway": "gw"}
+    )
     switch = {"driver": "sip", "settings": {"host": "h", "password": MASK}}
     assert_rejected_patch(api, f"/lines/{fs['id']}", switch, "settings.password")
 

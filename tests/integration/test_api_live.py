@@ -167,10 +167,10 @@ def test_a_line_whose_driver_this_build_cannot_run_cannot_start(api: Api) -> Non
         api.post(
             "/lines",
             {
-                "name": "fs",
+                "name": "sip",
                 "channels": 2,
-                "driver": "freeswitch",
-                "settings": {"nodes": [{"host": "10.0.0.5"}]},
+                "driver": "sip",
+                "settings": {"host": "sbc.example"},
             },
         ),
         201,

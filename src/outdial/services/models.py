@@ -36,6 +36,7 @@ from outdial.domain.schedule import (
     parse_clock,
 )
 from outdial.domain.transfer import TransferFallback
+from outdial.telephony.freeswitch import config as fs_config
 
 NAME_LENGTH_MAX = 100
 """Names of tenants and catalogue resources (the columns are VARCHAR(100))."""
@@ -248,11 +249,58 @@ class FreeswitchNode(Input):
 
 
 class FreeswitchLineSettings(Input):
+    """A line on FreeSWITCH: its nodes (Event Socket), the dial string of a callee (a template
+    of ``{number}``, ``{digits}``, ``{national}``, ``{gateway}``) and channel variables set on
+    every call (云蝠's originate_variables). See docs/telephony.md."""
+
     nodes: list[FreeswitchNode] = Field(min_length=1, max_length=32)
     gateway: Annotated[str, StringConstraints(max_length=100)] = ""
     dial_string: Annotated[str, StringConstraints(min_length=1, max_length=255)] = (
-        "sofia/gateway/{gateway}/{number}"
+        fs_config.DEFAULT_DIAL_STRING
     )
+    variables: dict[str, Annotated[str, StringConstraints(max_length=255)]] = Field(
+        default_factory=dict, max_length=50
+    )
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, v: str) -> str:
+        if any(c.isspace() or c in "{}/'\"" for c in v):
+            raise ValueError("a gateway name has no spaces, braces, quotes or slashes")
+        return v
+
+    @field_validator("dial_string")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        problems = fs_config.template_problems(v)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+    @field_validator("variables")
+    @classmethod
+    def _variables(cls, v: dict[str, str]) -> dict[str, str]:
+        errors: list[tuple[tuple[str | int, ...], Any, str]] = []
+        for name, value in v.items():
+            problem = fs_config.value_problem(value)
+            if not fs_config.VARIABLE_NAME.match(name):
+                errors.append(((name,), name, "a variable name is letters, digits, _ and ."))
+            elif name.startswith("outdial_") or name == "origination_uuid":
+                errors.append(((name,), name, f"{name} is set by outdial"))
+            elif problem:
+                errors.append(((name,), value, problem))
+        if errors:
+            raise _located("FreeswitchLineSettings", errors)
+        return v
+
+    @model_validator(mode="after")
+    def _gateway_given(self) -> FreeswitchLineSettings:
+        if "gateway" in fs_config.template_names(self.dial_string) and not self.gateway:
+            raise _located(
+                "FreeswitchLineSettings",
+                [(("gateway",), "", "required: the dial string uses {gateway}")],
+            )
+        return self
 
 
 class SipLineSettings(Input):

@@ -8,9 +8,11 @@ from outdial.clock import Clock
 from outdial.engine.ports import Telephony
 from outdial.engine.worker import DriverFactory
 from outdial.sim.callees import CalleeModel
+from outdial.telephony.freeswitch.driver import FreeSwitchTelephony
+from outdial.telephony.freeswitch.pool import EslPool
 from outdial.telephony.sim import SimTelephony
 
-AVAILABLE_DRIVERS = frozenset({"sim"})
+AVAILABLE_DRIVERS = frozenset({"sim", "freeswitch"})
 """Drivers this build can run; starting a campaign on a line with another is refused."""
 
 
@@ -19,6 +21,8 @@ class DriverUnavailable(Exception):
 
 
 def driver_factory(clock: Clock) -> DriverFactory:
+    pool = EslPool()  # one Event Socket connection per FreeSWITCH node, whichever lines use it
+
     def build(line: dict[str, Any]) -> Telephony:
         settings = line.get("settings") or {}
         if line.get("driver") == "sim":
@@ -26,6 +30,8 @@ def driver_factory(clock: Clock) -> DriverFactory:
                 settings.get("callees") or {}, seed=int(settings.get("seed") or 1)
             )
             return SimTelephony(model, clock, speed=float(settings.get("speed") or 1.0))
+        if line.get("driver") == "freeswitch":
+            return FreeSwitchTelephony(line, clock, pool)
         raise DriverUnavailable(
             f"line {line.get('id')}: driver {line.get('driver')!r} is not available in this build"
         )

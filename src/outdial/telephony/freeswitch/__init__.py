@@ -1,0 +1,1 @@
+"""The FreeSWITCH driver (inbound Event Socket): see driver.py."""
