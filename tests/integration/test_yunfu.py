@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from outdial.services.container import Services
-from outdial.store.schema import contacts
+from outdial.store.schema import campaigns, contacts
 from tests.integration.yunfu_seed import (
     CREATE_REQUEST,
     CREATE_RESPONSE,
@@ -613,3 +613,34 @@ def test_progress_counts_finished_numbers(server: Server, yf: Yunfu) -> None:
     }
     listed = ok(yf.http.get("/task"))["data"][0]
     assert listed["progress_bar"] == {"total": 4, "progress": 2, "percent": 50}
+
+
+def test_states_that_forbid_an_action_are_409(server: Server, yf: Yunfu) -> None:
+    task = yf.create()
+    with server[1].store.write() as conn:
+        conn.execute(
+            update(campaigns).where(campaigns.c.uuid == task["uuid"]).values(state="completed")
+        )
+    body = refused(yf.http.get(f"/task/start/{task['uuid']}"), 409)
+    assert "completed" in body["message"]
+    assert ok(yf.http.get(f"/task/stop/{task['uuid']}"))["start"] == 0  # nothing to stop
+    native = yf.api.ok(yf.api.post("/campaigns", {"name": "cancelled"}), 201)
+    yf.api.ok(yf.api.post(f"/campaigns/{native['id']}/cancel"))
+    refused(yf.http.put(f"/task/{native['uuid']}", json=yf.task_body(name="x")), 409)
+    refused(yf.http.post(f"/task/import_task_customer/{native['uuid']}", json=numbers(1)), 409)
+
+
+def test_a_completed_task_takes_new_numbers_and_runs_again(server: Server, yf: Yunfu) -> None:
+    task = yf.create()
+    ok(yf.http.get(f"/task/start/{task['uuid']}"))
+    with server[1].store.write() as conn:
+        conn.execute(
+            update(campaigns).where(campaigns.c.uuid == task["uuid"]).values(state="completed")
+        )
+    ok(yf.http.post(f"/task/import_task_customer/{task['uuid']}", json=numbers(1)))
+    assert ok(yf.http.get("/task"))["data"][0]["start"] == 1
+
+
+def test_unknown_paths_and_methods_answer_in_yunfu_form(yf: Yunfu) -> None:
+    refused(yf.http.get("/nothing"), 404)
+    refused(yf.http.delete("/task"), 405)
