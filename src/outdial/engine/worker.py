@@ -103,6 +103,9 @@ class Worker:
                 self.start(campaign_id)
         for campaign_id, task in list(self._tasks.items()):
             if task.done():
+                if not task.cancelled() and task.exception() is not None:
+                    # e.g. the driver could not say which calls are alive: leased again later
+                    log.error("campaign %s: runner stopped: %r", campaign_id, task.exception())
                 self._tasks.pop(campaign_id)
                 self.runners.pop(campaign_id, None)
                 self.ledger.release_campaign(campaign_id)
