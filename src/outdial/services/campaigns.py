@@ -23,7 +23,13 @@ from outdial.services.assignment import assign_contacts
 from outdial.services.catalog import check_numbers_on_line, name_filter
 from outdial.services.common import Tenant, found, parse_choice
 from outdial.services.models import CampaignIn
-from outdial.services.resources import Hooks, ResourceKind, ResourceService, parse_int
+from outdial.services.resources import (
+    Hooks,
+    ResourceKind,
+    ResourceService,
+    parse_int,
+    parse_time,
+)
 from outdial.services.stats import campaign_stats
 from outdial.store.repo import TenantTable
 from outdial.store.schema import (
@@ -120,6 +126,11 @@ CAMPAIGNS = ResourceKind(
             campaigns.c.pacing_mode == parse_choice("pacing_mode", v, PacingMode)
         ),
         "vendor": lambda v: campaigns.c.vendor == v,
+        "states": lambda v: campaigns.c.state.in_(
+            [parse_choice("states", s, CampaignState) for s in v.split(",")]
+        ),
+        "created_after": lambda v: campaigns.c.created_at >= parse_time("created_after", v),
+        "created_before": lambda v: campaigns.c.created_at <= parse_time("created_before", v),
         "external_id": lambda v: campaigns.c.external_id == v,
         "line_id": lambda v: campaigns.c.line_id == parse_int("line_id", v),
         "skill_group_id": lambda v: campaigns.c.skill_group_id == parse_int("skill_group_id", v),
@@ -153,6 +164,12 @@ class CampaignService(ResourceService):
                 release_previews(conn, campaign_id, f"campaign_{state.value}", now)
             return self.hooks.present(conn, [found(updated, "campaign", campaign_id)])[0]
 
+    def dial_problems(self, tenant: Tenant, campaign_id: int) -> list[FieldError]:
+        """Why the campaign could not dial if started now (empty when it could)."""
+        with self.store.read() as conn:
+            row = found(self.rows.get(conn, tenant.id, campaign_id), "campaign", campaign_id)
+            return self._dial_problems(conn, row, self.clock.now())
+
     def _dial_problems(
         self, conn: Connection, campaign: dict[str, Any], now: datetime
     ) -> list[FieldError]:
@@ -166,6 +183,13 @@ class CampaignService(ResourceService):
         if line is None:
             return [*problems, FieldError("line_id", f"line {line_id} not found", "not_found")]
         return problems + line_problems(dict(line._mapping), campaign["caller_numbers"], now)
+
+    def has_attempts(self, tenant: Tenant, campaign_id: int) -> bool:
+        """Whether the campaign has dialed (its ledger keeps it from being deleted)."""
+        with self.store.read() as conn:
+            found(self.rows.get(conn, tenant.id, campaign_id), "campaign", campaign_id)
+            dialed = select(attempts.c.id).where(attempts.c.campaign_id == campaign_id).limit(1)
+            return conn.scalar(dialed) is not None
 
     def stats(self, tenant: Tenant, campaign_id: int) -> dict[str, Any]:
         with self.store.read() as conn:

@@ -34,6 +34,7 @@ from outdial.services.forecast import ForecastService
 from outdial.services.imports import ContactImportService
 from outdial.services.job_runner import JobRunner
 from outdial.services.jobs import JobService
+from outdial.services.nonces import NonceService
 from outdial.services.pacing import PacingService
 from outdial.services.preview import PreviewService
 from outdial.services.resources import ResourceKind, ResourceService
@@ -70,6 +71,7 @@ class Services:
     preview: PreviewService
     forecast: ForecastService
     yunfu: YunfuService
+    nonces: NonceService
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
         """The tenant owning a campaign (operator tools on the data dir act in its name)."""
@@ -139,4 +141,5 @@ class Services:
             preview=PreviewService(store, clock),
             forecast=ForecastService(store, clock),
             yunfu=YunfuService(store, clock, campaigns_, contacts),
+            nonces=NonceService(store, clock),
         )

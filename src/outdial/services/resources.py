@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from outdial.clock import Clock
 from outdial.domain.errors import Conflict, ValidationFailed
@@ -95,6 +95,14 @@ class ResourceService:
     def get_in(self, conn: Connection, tenant: Tenant, row_id: int) -> dict[str, Any]:
         row = found(self.rows.get(conn, tenant.id, row_id), self.kind.label, row_id)
         return self.hooks.present(conn, [row])[0]
+
+    def by_uuid(self, tenant: Tenant, uuid: str) -> dict[str, Any] | None:
+        """The row a vendor API names by its uuid, or None."""
+        table = self.kind.table
+        query = select(table).where(table.c.tenant_id == tenant.id, table.c.uuid == uuid)
+        with self.store.read() as conn:
+            row = conn.execute(query).one_or_none()
+            return None if row is None else self.hooks.present(conn, [dict(row._mapping)])[0]
 
     def list(self, tenant: Tenant, page: PageRequest, filters: Mapping[str, str]) -> Page:
         where = [self._filter(name, value) for name, value in filters.items()]
@@ -186,3 +194,16 @@ def parse_int(field_name: str, value: str) -> int:
     if abs(number) > ID_MAX:
         raise ValidationFailed.field(field_name, f"{value} is out of range")
     return number
+
+
+def parse_time(field_name: str, value: str) -> datetime:
+    """An ISO 8601 time with its offset."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed.field(
+            field_name, f"expected an ISO 8601 time, got {value!r}"
+        ) from exc
+    if when.tzinfo is None:
+        raise ValidationFailed.field(field_name, "give the time's offset (Z or +08:00)")
+    return when

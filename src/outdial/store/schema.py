@@ -431,3 +431,13 @@ jobs = Table(
     Index(None, "tenant_id", "id"),
 )
 """Background jobs (contact and DNC imports, exports): their files live under the data dir."""
+
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("scope", String(128), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+"""Signature nonces a facade accepted (scope: the facade and the key id), until they expire."""
