@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from sqlalchemy import select
 
 from outdial.clock import Clock
 from outdial.domain.errors import NotFound
@@ -15,6 +17,7 @@ from outdial.store.repo import TenantTable
 from outdial.store.schema import attempts, campaigns
 from outdial.store.store import Store
 
+Attempts = list[dict[str, Any]]
 ATTEMPT_FILTERS = ("outcome", "contact_id", "open", "number")
 
 
@@ -43,6 +46,19 @@ class AttemptService:
             found(TenantTable(campaigns).get(conn, tenant.id, campaign_id), "campaign", campaign_id)
             rows, total = self.rows.page(conn, tenant.id, where, page.offset, page.page_size)
         return Page(rows, total, page.page, page.page_size)
+
+    def of_contacts(self, tenant: Tenant, contact_ids: Sequence[int]) -> dict[int, Attempts]:
+        """Every attempt on each of these contacts (the tenant's), oldest first."""
+        query = (
+            select(attempts)
+            .where(attempts.c.tenant_id == tenant.id, attempts.c.contact_id.in_(contact_ids))
+            .order_by(attempts.c.id)
+        )
+        out: dict[int, Attempts] = {i: [] for i in contact_ids}
+        with self.store.read() as conn:
+            for row in conn.execute(query):
+                out[row.contact_id].append(dict(row._mapping))
+        return out
 
     def get(self, tenant: Tenant, campaign_id: int, attempt_id: int) -> dict[str, Any]:
         with self.store.read() as conn:

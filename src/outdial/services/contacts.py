@@ -12,6 +12,7 @@ from outdial.clock import Clock
 from outdial.domain import limits
 from outdial.domain.campaign_rules import period_has_begun
 from outdial.domain.campaign_state import CampaignState, started_state
+from outdial.domain.contact_actions import REASON, ContactAction, contact_target
 from outdial.domain.contact_rows import (
     QuickContact,
     QuickPhone,
@@ -23,6 +24,7 @@ from outdial.domain.contact_rows import (
 from outdial.domain.errors import (
     Conflict,
     FieldError,
+    IllegalTransition,
     LimitExceeded,
     NotFound,
     ValidationFailed,
@@ -244,6 +246,73 @@ class ContactService:
             rows, total = self.rows.page(conn, tenant.id, where, page.offset, page.page_size)
             return Page(with_phones(conn, rows), total, page.page, page.page_size)
 
+    def search(self, tenant: Tenant, page: PageRequest, filters: Mapping[str, Any]) -> Page:
+        """The tenant's contacts across its campaigns: ``campaign_id``, ``created_after`` and
+        ``created_before`` (datetimes) besides the list filters."""
+        where = contact_filters(tenant, {k: v for k, v in filters.items() if k in CONTACT_FILTERS})
+        if "campaign_id" in filters:
+            where.append(contacts.c.campaign_id == filters["campaign_id"])
+        if "created_after" in filters:
+            where.append(contacts.c.created_at >= filters["created_after"])
+        if "created_before" in filters:
+            where.append(contacts.c.created_at <= filters["created_before"])
+        with self.store.read() as conn:
+            rows, total = self.rows.page(conn, tenant.id, where, page.offset, page.page_size)
+            return Page(with_phones(conn, rows), total, page.page, page.page_size)
+
+    def by_uuids(self, tenant: Tenant, uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The tenant's contacts of these uuids (with their phones), by uuid; unknown ones are
+        left out."""
+        query = select(contacts).where(
+            contacts.c.tenant_id == tenant.id, contacts.c.uuid.in_(uuids)
+        )
+        with self.store.read() as conn:
+            rows = with_phones(conn, [dict(r._mapping) for r in conn.execute(query)])
+        return {r["uuid"]: r for r in rows}
+
+    def by_ids(self, tenant: Tenant, ids: Sequence[int]) -> Sequence[dict[str, Any]]:
+        """The tenant's contacts of these ids, in that order (with their phones)."""
+        query = select(contacts).where(contacts.c.tenant_id == tenant.id, contacts.c.id.in_(ids))
+        with self.store.read() as conn:
+            rows = {
+                r["id"]: r
+                for r in with_phones(conn, [dict(r._mapping) for r in conn.execute(query)])
+            }
+        return [rows[i] for i in ids if i in rows]
+
+    def move(
+        self, tenant: Tenant, contact_ids: Sequence[int], action: ContactAction
+    ) -> dict[int, str]:
+        """Suspend, resume or cancel these contacts, all or none: one that cannot make the move
+        (on a call, or finished) is an IllegalTransition naming it, and nothing changes. Those
+        already there are left as they are. Returns each moved contact's new state."""
+        now = self.clock.now()
+        with self.store.write() as conn:
+            query = select(contacts.c.id, contacts.c.state, contacts.c.campaign_id).where(
+                contacts.c.tenant_id == tenant.id, contacts.c.id.in_(contact_ids)
+            )
+            rows = conn.execute(query.with_for_update()).all()
+            targets: dict[int, ContactState] = {}
+            for row in rows:
+                try:
+                    target = contact_target(ContactState(row.state), action)
+                except IllegalTransition as exc:
+                    exc.extra["contact_id"] = row.id
+                    raise
+                if target is not None:
+                    targets[row.id] = target
+            for target in set(targets.values()):
+                ids = [i for i, t in targets.items() if t is target]
+                values: dict[str, Any] = {"state": target.value, "reason": REASON[action]}
+                if target is ContactState.PENDING:
+                    values["next_eligible_at"] = func.coalesce(contacts.c.next_eligible_at, now)
+                conn.execute(
+                    update(contacts).where(contacts.c.id.in_(ids)).values(**values, updated_at=now)
+                )
+            for campaign_id in {r.campaign_id for r in rows if r.id in targets}:
+                self._after_move(conn, campaign_id, action, now)
+        return {i: t.value for i, t in targets.items()}
+
     def get(self, tenant: Tenant, campaign_id: int, contact_id: int) -> dict[str, Any]:
         with self.store.read() as conn:
             return self._get(conn, tenant, campaign_id, contact_id)
@@ -290,6 +359,22 @@ class ContactService:
                 raise Conflict("this contact has been dialed; its attempts stay in the ledger")
             self._check_not_previewed(conn, contact_id)
             conn.execute(delete(contacts).where(contacts.c.id == contact_id))
+
+    def _after_move(
+        self, conn: Connection, campaign_id: int, action: ContactAction, now: datetime
+    ) -> None:
+        """A contact of an ended campaign stays as it is; one resumed in a completed campaign
+        gives it work again."""
+        row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
+        campaign = dict(row._mapping)
+        state = CampaignState(campaign["state"])
+        if state in CLOSED_TO_APPEND:
+            raise Conflict(
+                f"campaign {campaign_id} is {state.value}; its contacts cannot be moved",
+                state=state.value,
+            )
+        if action is ContactAction.RESUME:
+            self.reopen_if_completed(conn, campaign, now)
 
     def _check_not_previewed(self, conn: Connection, contact_id: int) -> None:
         """An agent reading the contact for preview keeps it until they dial or skip it."""
