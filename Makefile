@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-test-services:  ## make sure PostgreSQL binaries exist for the throwaway test cluster
+test-services:  ## make sure PostgreSQL binaries (throwaway test cluster) and sipp (SIP tests) exist
 	@bash scripts/test-services.sh
 
 lint: install

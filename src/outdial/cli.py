@@ -111,7 +111,11 @@ def serve(
     )
     note = " [green](new)[/]" if settings.admin_key_generated else ""
     console.print(f"admin key: {settings.admin_key}{note}  (from {source})", soft_wrap=True)
-    engine = EngineThread(runtime.store, _engine_settings()) if with_engine else None
+    engine = (
+        EngineThread(runtime.store, _engine_settings(), settings.secret_key)
+        if with_engine
+        else None
+    )
     if engine is not None:
         engine.start()
         console.print("engine:    running (sim lines dial simulated callees)")
@@ -164,7 +168,7 @@ def engine(data_dir: DataDir = Path("data")) -> None:
     """Run an engine worker alone (for PostgreSQL: start several; they share the campaigns)."""
     settings = _settings(data_dir)
     runtime = open_runtime(settings)
-    worker = new_worker(runtime.store, _engine_settings())
+    worker = new_worker(runtime.store, _engine_settings(), settings.secret_key)
     console.print(f"engine worker {worker.worker_id} on {_where(settings)}")
 
     async def main() -> None:

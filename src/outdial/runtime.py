@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -12,7 +13,9 @@ from fastapi import FastAPI
 from outdial.api.app import create_app
 from outdial.clock import SystemClock
 from outdial.engine.worker import EngineSettings, Worker
+from outdial.services.catalog import open_line_password
 from outdial.services.container import Services
+from outdial.services.secrets import SecretBox
 from outdial.settings import Settings
 from outdial.store.migrate import upgrade
 from outdial.store.store import Store
@@ -46,9 +49,19 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     return Runtime(settings, store, services)
 
 
-def new_worker(store: Store, engine_settings: EngineSettings | None = None) -> Worker:
+def new_worker(
+    store: Store, engine_settings: EngineSettings | None = None, secret_key: bytes | None = None
+) -> Worker:
+    """An engine worker; ``secret_key`` opens the SIP lines' sealed passwords."""
     clock = SystemClock()
-    return Worker(store, clock, driver_factory(clock), engine_settings)
+    return Worker(store, clock, driver_factory(clock, line_secrets(secret_key)), engine_settings)
+
+
+def line_secrets(secret_key: bytes | None) -> Callable[[str], str] | None:
+    if secret_key is None:
+        return None
+    box = SecretBox(secret_key)
+    return lambda stored: open_line_password(box, stored)
 
 
 @dataclass
@@ -57,6 +70,7 @@ class EngineThread:
 
     store: Store
     engine_settings: EngineSettings | None = None
+    secret_key: bytes | None = None
     _thread: threading.Thread | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _stop: asyncio.Event | None = None
@@ -81,7 +95,7 @@ class EngineThread:
     async def _run(self) -> None:
         self._stop = asyncio.Event()
         self._ready.set()
-        await new_worker(self.store, self.engine_settings).run(self._stop)
+        await new_worker(self.store, self.engine_settings, self.secret_key).run(self._stop)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():

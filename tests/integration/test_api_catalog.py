@@ -19,6 +19,7 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
+from outdial.services.catalog import LineHooks, open_line_password
 from outdial.services.container import Services
 from outdial.store.repo import TenantTable
 from outdial.store.schema import lines
@@ -520,6 +521,26 @@ LINE_RULES: Cases = [
     ({"driver": "sip", "settings": {"host": "sbc", "transport": "tls"}}, "settings.transport"),
     ({"driver": "sip", "settings": {"host": "sbc", "port": 70000}}, "settings.port"),
     ({"driver": "sip", "settings": {"host": "sbc", "nodes": []}}, "settings.nodes"),
+    *(
+        ({"driver": "sip", "settings": {"host": "sbc", **bad}}, f"settings.{field}")
+        for bad, field in [
+            ({"host": "sip:sbc"}, "host"),
+            ({"host": "sbc example"}, "host"),
+            ({"host": "user@sbc"}, "host"),
+            ({"from_domain": "a b"}, "from_domain"),
+            ({"local_host": "x/y"}, "local_host"),
+            ({"from_user": "ann smith"}, "from_user"),
+            ({"from_user": "a@b"}, "from_user"),
+            ({"prefix": "9:"}, "prefix"),
+            ({"username": "u\r\nX-Evil: 1", "password": "p"}, "username"),
+            ({"username": "u", "password": "p\nq"}, "password"),
+            ({"password": "p"}, "username"),
+            ({"number_format": "international"}, "number_format"),
+            ({"local_port": -1}, "local_port"),
+            ({"max_call_seconds": 86_401}, "max_call_seconds"),
+            ({"t1_ms": 10}, "t1_ms"),
+        ]
+    ),
 ]
 
 
@@ -557,6 +578,7 @@ def test_line_driver_settings_are_validated_and_completed(api: Api) -> None:
     sip = line(api, "sip", driver="sip", settings={"host": "sbc.example", "transport": "tcp"})
     assert sip["settings"]["host"] == "sbc.example"
     assert (sip["settings"]["port"], sip["settings"]["transport"]) == (5060, "tcp")
+    assert sip["settings"]["number_format"] == "e164" and sip["settings"]["t1_ms"] == 500
     sim = line(api, "sim")
     assert (sim["driver"], sim["settings"]) == ("sim", {"seed": None, "speed": 1.0, "callees": {}})
 
@@ -1144,30 +1166,48 @@ def test_line_passwords_are_masked_in_output_and_kept_on_patch(api: Api, server:
 
 
 def test_sip_password_is_masked_only_when_set(api: Api, server: Server) -> None:
-    sip = line(api, "sip", driver="sip", settings={"host": "sbc", "password": "pw-1"})
+    sip = line(
+        api, "sip", driver="sip", settings={"host": "sbc", "username": "u1", "password": "pw-1"}
+    )
     assert sip["settings"]["password"] == MASK
     item = f"/lines/{sip['id']}"
-    api.ok(api.patch(item, {"settings": {"host": "sbc2", "password": MASK}}))
+    api.ok(api.patch(item, {"settings": {"host": "sbc2", "username": "u1", "password": MASK}}))
     assert stored_settings(server, sip["id"]) | {"host": "sbc2"} == stored_settings(
         server, sip["id"]
     )
-    assert stored_settings(server, sip["id"])["password"] == "pw-1"
-    cleared = api.ok(api.patch(item, {"settings": {"host": "sbc2", "password": ""}}))
+    stored = stored_settings(server, sip["id"])["password"]
+    assert stored.startswith("sealed:") and "pw-1" not in stored  # encrypted at rest
+    assert sip_password(server, sip["id"]) == "pw-1"
+    cleared = api.ok(
+        api.patch(item, {"settings": {"host": "sbc2", "username": "u1", "password": ""}})
+    )
     assert cleared["settings"]["password"] == ""
     assert stored_settings(server, sip["id"])["password"] == ""
     assert_rejected_patch(
-        api, item, {"settings": {"host": "sbc2", "password": MASK}}, "settings.password"
+        api,
+        item,
+        {"settings": {"host": "sbc2", "username": "u1", "password": MASK}},
+        "settings.password",
     )
     # A new line cannot borrow a password through the mask, nor a line switching driver.
     body = {"name": "new", "channels": 1, "driver": "sip"}
     assert_rejected_create(
-        api, "/lines", {**body, "settings": {"host": "h", "password": MASK}}, "settings.password"
+        api,
+        "/lines",
+        {**body, "settings": {"host": "h", "username": "u", "password": MASK}},
+        "settings.password",
     )
     fs = line(
         api, "fs", driver="freeswitch", settings={"nodes": [{"host": "fs1"}], "gateway": "gw"}
     )
-    switch = {"driver": "sip", "settings": {"host": "h", "password": MASK}}
+    switch = {"driver": "sip", "settings": {"host": "h", "username": "u", "password": MASK}}
     assert_rejected_patch(api, f"/lines/{fs['id']}", switch, "settings.password")
+
+
+def sip_password(server: Server, line_id: int) -> str:
+    hooks = server[1].lines.hooks
+    assert isinstance(hooks, LineHooks) and hooks.box is not None
+    return open_line_password(hooks.box, stored_settings(server, line_id)["password"])
 
 
 # --- agents in use --------------------------------------------------------------------------

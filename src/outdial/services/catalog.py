@@ -4,6 +4,7 @@ calendars and redial policies, each a ResourceKind with its own rules."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from outdial.services.models import (
     SkillGroupIn,
 )
 from outdial.services.resources import Filter, Hooks, ResourceKind, parse_bool, parse_int
+from outdial.services.secrets import SecretBox
 from outdial.services.validation import validate
 from outdial.store.repo import TenantTable
 from outdial.store.schema import (
@@ -55,14 +57,32 @@ def bool_filter(table: Table, column: str) -> dict[str, Filter]:
 SECRET_MASK = "********"
 """Stands for a stored line password in output; sent back in a PATCH, it keeps that password."""
 
+SEALED = "sealed:"
+"""A SIP line's stored password: ``sealed:`` and the SecretBox token (a digest password must
+be read back to answer challenges, so it is encrypted at rest, not hashed)."""
+
 
 class LineHooks(Hooks):
+    def __init__(self, box: SecretBox | None = None):
+        self.box = box
+
     def values(
         self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
     ) -> dict[str, Any]:
         settings = validate(LINE_SETTINGS[data.driver], data.settings, prefix="settings")
         stored = current["settings"] if current and current["driver"] == data.driver else {}
-        return {"settings": unmask_settings(settings.model_dump(mode="json"), stored)}
+        values = unmask_settings(settings.model_dump(mode="json"), stored)
+        if data.driver == "sip":
+            values = self._sealed(values)
+        return {"settings": values}
+
+    def _sealed(self, settings: dict[str, Any]) -> dict[str, Any]:
+        password = settings.get("password") or ""
+        if not password or password.startswith(SEALED):
+            return settings
+        if self.box is None:
+            raise RuntimeError("line passwords need the secret key (LineHooks(box))")
+        return {**settings, "password": SEALED + self.box.seal(password)}
 
     def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         busy = lines_in_use(conn, [r["id"] for r in rows])
@@ -139,6 +159,16 @@ def check_numbers_on_line(
             raise ValidationFailed.field(
                 f"{field}[{i}]", f"caller number {number} is not on {where}", "not_found"
             )
+
+
+def line_kind(box: SecretBox) -> ResourceKind:
+    """Lines whose SIP passwords are sealed with ``box``."""
+    return replace(LINES, hooks=LineHooks(box))
+
+
+def open_line_password(box: SecretBox, stored: str) -> str:
+    """A SIP line's password as stored (sealed, or plain from before sealing) → plain."""
+    return box.open(stored.removeprefix(SEALED)) if stored.startswith(SEALED) else stored
 
 
 LINES = ResourceKind(

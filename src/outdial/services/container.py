@@ -16,11 +16,11 @@ from outdial.services.attempts import AttemptService
 from outdial.services.campaigns import CampaignService
 from outdial.services.catalog import (
     BLACKOUT_CALENDARS,
-    LINES,
     NUMBER_GROUPS,
     REDIAL_POLICIES,
     SCRIPTS,
     SKILL_GROUPS,
+    line_kind,
 )
 from outdial.services.common import Tenant
 from outdial.services.contacts import ContactService
@@ -108,7 +108,8 @@ class Services:
     ) -> Services:
         """``files_dir`` holds the jobs' files (uploads, reports, exports); without one, a
         temporary directory does."""
-        credentials = CredentialService(store, clock, SecretBox(secret_key))
+        box = SecretBox(secret_key)
+        credentials = CredentialService(store, clock, box)
         jobs = JobService(store, clock, FileStore(files_dir), LinkSigner(secret_key, clock))
 
         def resource(kind: ResourceKind) -> ResourceService:
@@ -121,7 +122,7 @@ class Services:
             clock=clock,
             credentials=credentials,
             tenants=TenantService(store, clock, credentials),
-            lines=resource(LINES),
+            lines=ResourceService(store, clock, line_kind(box)),
             number_groups=resource(NUMBER_GROUPS),
             skill_groups=resource(SKILL_GROUPS),
             agents=AgentService(store, clock),

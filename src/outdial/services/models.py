@@ -37,6 +37,7 @@ from outdial.domain.schedule import (
 )
 from outdial.domain.transfer import TransferFallback
 from outdial.telephony.freeswitch import config as fs_config
+from outdial.telephony.sip import config as sip_config
 
 NAME_LENGTH_MAX = 100
 """Names of tenants and catalogue resources (the columns are VARCHAR(100))."""
@@ -304,12 +305,53 @@ class FreeswitchLineSettings(Input):
 
 
 class SipLineSettings(Input):
+    """A line straight to a SIP trunk: where it is, how to reach it, who we say we are and
+    the digest credentials it challenges for (the password is sealed at rest). See
+    docs/telephony.md."""
+
     host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     port: int = Field(5060, ge=1, le=65535)
     transport: Literal["udp", "tcp"] = "udp"
     username: Annotated[str, StringConstraints(max_length=100)] = ""
     password: Annotated[str, StringConstraints(max_length=255)] = ""
+    from_user: Annotated[str, StringConstraints(max_length=64)] = ""
     from_domain: Annotated[str, StringConstraints(max_length=255)] = ""
+    number_format: Literal["e164", "digits", "national"] = "e164"
+    prefix: Annotated[str, StringConstraints(max_length=16)] = ""
+    local_host: Annotated[str, StringConstraints(max_length=255)] = ""
+    local_port: int = Field(0, ge=0, le=65535)
+    max_call_seconds: int = Field(0, ge=0, le=86_400)
+    t1_ms: int = Field(500, ge=50, le=5_000)
+
+    @field_validator("host", "from_domain", "local_host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if v and not sip_config.HOST.match(v):
+            raise ValueError("a host name or IP address (no scheme, user, port or spaces)")
+        return v
+
+    @field_validator("from_user", "prefix")
+    @classmethod
+    def _user_part(cls, v: str) -> str:
+        if not sip_config.USER_PART.match(v):
+            raise ValueError("only characters a SIP URI's user part allows (no spaces, @ or :)")
+        return v
+
+    @field_validator("username", "password")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+            raise ValueError("no control characters (line breaks, tabs)")
+        return v
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SipLineSettings:
+        if self.password and not self.username:
+            raise _located(
+                "SipLineSettings",
+                [(("username",), "", "required: a password is given")],
+            )
+        return self
 
 
 LINE_SETTINGS: dict[str, type[Input]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from outdial.clock import Clock
@@ -11,8 +12,9 @@ from outdial.sim.callees import CalleeModel
 from outdial.telephony.freeswitch.driver import FreeSwitchTelephony
 from outdial.telephony.freeswitch.pool import EslPool
 from outdial.telephony.sim import SimTelephony
+from outdial.telephony.sip.driver import SipTelephony
 
-AVAILABLE_DRIVERS = frozenset({"sim", "freeswitch"})
+AVAILABLE_DRIVERS = frozenset({"sim", "freeswitch", "sip"})
 """Drivers this build can run; starting a campaign on a line with another is refused."""
 
 
@@ -20,7 +22,8 @@ class DriverUnavailable(Exception):
     """The line names a driver this build cannot run (yet)."""
 
 
-def driver_factory(clock: Clock) -> DriverFactory:
+def driver_factory(clock: Clock, open_secret: Callable[[str], str] | None = None) -> DriverFactory:
+    """``open_secret`` turns a SIP line's stored (sealed) password into the password."""
     pool = EslPool()  # one Event Socket connection per FreeSWITCH node, whichever lines use it
 
     def build(line: dict[str, Any]) -> Telephony:
@@ -32,6 +35,12 @@ def driver_factory(clock: Clock) -> DriverFactory:
             return SimTelephony(model, clock, speed=float(settings.get("speed") or 1.0))
         if line.get("driver") == "freeswitch":
             return FreeSwitchTelephony(line, clock, pool)
+        if line.get("driver") == "sip":
+            stored = settings.get("password") or ""
+            if stored and open_secret is None:
+                raise DriverUnavailable(f"line {line.get('id')}: no key to open its password")
+            password = open_secret(stored) if stored and open_secret else ""
+            return SipTelephony(line, clock, password)
         raise DriverUnavailable(
             f"line {line.get('id')}: driver {line.get('driver')!r} is not available in this build"
         )
