@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import outdial
 from outdial.api.errors import error_body, install_error_handlers
-from outdial.api.facades import aliyun, yunfu
+from outdial.api.facades import aliyun, dezhu, yunfu
 from outdial.api.native import admin, campaigns, catalog, dnc, forecast, jobs, live, preview
 from outdial.api.native.routing import API_ROOT as API
 from outdial.domain import limits
@@ -39,6 +39,7 @@ def create_app(services: Services, admin_key: str) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.mount(yunfu.MOUNT, yunfu.create_yunfu_app(services))
+    app.mount(dezhu.MOUNT, dezhu.create_dezhu_app(services))
     app.include_router(aliyun.router)
     return app
 

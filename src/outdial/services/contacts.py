@@ -67,19 +67,27 @@ class ContactService:
                     )
                 ],
             )
-        now = self.clock.now()
         with self.store.write() as conn:
             campaign = self.campaign_for_append(conn, tenant, campaign_id)
-            parsed, verdicts = self.parse_rows(tenant, campaign, body.contacts)
-            self.judge_rows(conn, tenant, campaign_id, verdicts, now)
-            accepted = [v for v in verdicts if v.ok]
-            if body.all_or_nothing and len(accepted) < len(verdicts):
-                raise failed([e for v in verdicts for e in v.errors])
-            existing = self.count(conn, campaign_id)
-            check_cap(tenant, existing, len(accepted))
-            ids = self.insert_rows(conn, tenant, campaign_id, parsed, accepted, now)
-            if accepted:
-                self.contacts_added(conn, campaign, now)
+            return self.append_in(conn, tenant, campaign, body)
+
+    def append_in(
+        self, conn: Connection, tenant: Tenant, campaign: dict[str, Any], body: ContactAppendIn
+    ) -> dict[str, Any]:
+        """``append`` inside the caller's transaction, to a campaign it read (and locked)
+        with ``campaign_for_append``."""
+        now = self.clock.now()
+        campaign_id = campaign["id"]
+        parsed, verdicts = self.parse_rows(tenant, campaign, body.contacts)
+        self.judge_rows(conn, tenant, campaign_id, verdicts, now)
+        accepted = [v for v in verdicts if v.ok]
+        if body.all_or_nothing and len(accepted) < len(verdicts):
+            raise failed([e for v in verdicts for e in v.errors])
+        existing = self.count(conn, campaign_id)
+        check_cap(tenant, existing, len(accepted))
+        ids = self.insert_rows(conn, tenant, campaign_id, parsed, accepted, now)
+        if accepted:
+            self.contacts_added(conn, campaign, now)
         return _append_report(verdicts, ids, existing + len(accepted))
 
     def campaign_for_append(

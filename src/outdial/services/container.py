@@ -25,6 +25,7 @@ from outdial.services.catalog import (
 from outdial.services.common import Tenant
 from outdial.services.contacts import ContactService
 from outdial.services.credentials import CredentialService
+from outdial.services.dezhu import DezhuService
 from outdial.services.dnc import DncService
 from outdial.services.downloads import LinkSigner
 from outdial.services.eligibility import EligibilityService
@@ -71,6 +72,7 @@ class Services:
     preview: PreviewService
     forecast: ForecastService
     yunfu: YunfuService
+    dezhu: DezhuService
     nonces: NonceService
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
@@ -142,5 +144,6 @@ class Services:
             preview=PreviewService(store, clock),
             forecast=ForecastService(store, clock),
             yunfu=YunfuService(store, clock, campaigns_, contacts),
+            dezhu=DezhuService(store, clock, campaigns_, contacts),
             nonces=NonceService(store, clock),
         )

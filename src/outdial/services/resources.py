@@ -72,21 +72,31 @@ class ResourceService:
         self, tenant: Tenant, data: BaseModel, extra: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """Insert a row; ``extra`` sets columns outside the model (a facade's vendor data)."""
-        now = self.clock.now()
         with integrity_guard(self.kind.label), self.store.write() as conn:
-            self._check(conn, tenant, data, None)
-            values = {
-                **self._columns(data),
-                **self.hooks.values(tenant, data, None, now),
-                **(extra or {}),
-                "uuid": new_uuid(),
-                "tenant_id": tenant.id,
-                "created_at": now,
-                "updated_at": now,
-            }
-            row = self.rows.insert(conn, values)
-            self.hooks.after_write(conn, row, data)
-            return self.hooks.present(conn, [row])[0]
+            return self.create_in(conn, tenant, data, extra)
+
+    def create_in(
+        self,
+        conn: Connection,
+        tenant: Tenant,
+        data: BaseModel,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``create`` inside the caller's transaction (a facade writing more in the same one)."""
+        now = self.clock.now()
+        self._check(conn, tenant, data, None)
+        values = {
+            **self._columns(data),
+            **self.hooks.values(tenant, data, None, now),
+            **(extra or {}),
+            "uuid": new_uuid(),
+            "tenant_id": tenant.id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        row = self.rows.insert(conn, values)
+        self.hooks.after_write(conn, row, data)
+        return self.hooks.present(conn, [row])[0]
 
     def get(self, tenant: Tenant, row_id: int) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -120,22 +130,33 @@ class ResourceService:
     ) -> dict[str, Any]:
         """Merge ``patch`` into the stored input, validate the whole, write it."""
         with integrity_guard(self.kind.label), self.store.write() as conn:
-            raw = found(self.rows.get(conn, tenant.id, row_id), self.kind.label, row_id)
-            current = self.hooks.present(conn, [raw])[0]
-            self.hooks.check_update(current)
-            stored = {k: current[k] for k in self.kind.model.model_fields if k in current}
-            data = validate(self.kind.model, {**stored, **patch})
-            self._check(conn, tenant, data, row_id)
-            now = self.clock.now()
-            values = {
-                **self._columns(data),
-                **self.hooks.values(tenant, data, raw, now),
-                **(extra or {}),
-                "updated_at": now,
-            }
-            row = found(self.rows.update(conn, tenant.id, row_id, values), self.kind.label, row_id)
-            self.hooks.after_write(conn, row, data)
-            return self.hooks.present(conn, [row])[0]
+            return self.update_in(conn, tenant, row_id, patch, extra)
+
+    def update_in(
+        self,
+        conn: Connection,
+        tenant: Tenant,
+        row_id: int,
+        patch: Mapping[str, Any],
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``update`` inside the caller's transaction."""
+        raw = found(self.rows.get(conn, tenant.id, row_id), self.kind.label, row_id)
+        current = self.hooks.present(conn, [raw])[0]
+        self.hooks.check_update(current)
+        stored = {k: current[k] for k in self.kind.model.model_fields if k in current}
+        data = validate(self.kind.model, {**stored, **patch})
+        self._check(conn, tenant, data, row_id)
+        now = self.clock.now()
+        values = {
+            **self._columns(data),
+            **self.hooks.values(tenant, data, raw, now),
+            **(extra or {}),
+            "updated_at": now,
+        }
+        row = found(self.rows.update(conn, tenant.id, row_id, values), self.kind.label, row_id)
+        self.hooks.after_write(conn, row, data)
+        return self.hooks.present(conn, [row])[0]
 
     def delete(self, tenant: Tenant, row_id: int) -> None:
         with integrity_guard(self.kind.label), self.store.write() as conn:

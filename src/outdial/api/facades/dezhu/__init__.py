@@ -1,0 +1,31 @@
+"""The 得助智能 call-center OpenAPI facade (seeds 001 and 003): its own app, mounted at
+``/speech/openapi/v1``, with appId / timestamp / sign (SHA256withRSA) headers, 得助's envelope
+and result codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from outdial.api.facades.dezhu.auth import WINDOW
+from outdial.api.facades.dezhu.errors import install_error_handlers
+from outdial.api.facades.dezhu.routes import router
+from outdial.services.container import Services
+
+MOUNT = "/speech/openapi/v1"
+
+
+def create_dezhu_app(services: Services, sign_window: timedelta = WINDOW) -> FastAPI:
+    app = FastAPI(
+        title="outdial — 得助 call-center OpenAPI facade",
+        summary="得助智能's /speech/openapi/v1/task/outbound API, served by outdial",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.sign_window = sign_window
+    install_error_handlers(app)
+    app.include_router(router)
+    return app
