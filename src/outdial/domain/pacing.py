@@ -48,6 +48,15 @@ class RingProfile:
         hits = bisect.bisect_right(live, age + within) - bisect.bisect_right(live, age)
         return min(hits / later, 1.0)
 
+    def live_within_each(self, age: float, withins: Sequence[float]) -> list[float]:
+        """:meth:`live_within` at each of ``withins``, the dial's age looked up once."""
+        later = len(self.resolved) - bisect.bisect_right(self.resolved, age)
+        if later <= 0:
+            return [0.0] * len(withins)
+        live, right = self.live, bisect.bisect_right
+        before = right(live, age)
+        return [min((right(live, age + within) - before) / later, 1.0) for within in withins]
+
 
 @dataclass(frozen=True)
 class Estimates:
@@ -61,7 +70,7 @@ class Estimates:
     talk_mean: float = 120.0
     talk_cv: float = 1.0  # coefficient of variation of talk; lognormal shape (0: fixed)
     acw_mean: float = 10.0
-    ring: RingProfile = field(default_factory=RingProfile)  # recent dials' resolution times
+    ring: RingProfile = RingProfile()  # recent dials' resolution times
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,10 @@ class PacingState:
     active_calls: int = 0  # the campaign's calls in progress, whatever their stage
     line_free: int = 0  # channels left on the line (line capacity − its active calls)
     campaign_free: int = 0  # campaign max concurrency − the campaign's active calls
-    estimates: Estimates = field(default_factory=Estimates)
-    campaign: AbandonCounts = field(default_factory=AbandonCounts)  # since the campaign began
-    window: AbandonCounts = field(default_factory=AbandonCounts)  # over the rolling window
+    # (immutable defaults shared by every state: the pacing benchmark builds one per decision)
+    estimates: Estimates = Estimates()
+    campaign: AbandonCounts = AbandonCounts()  # since the campaign began
+    window: AbandonCounts = AbandonCounts()  # over the rolling window
     target: float = 0.03  # α, abandoned / live answers, as a fraction
 
     @property
@@ -514,14 +524,10 @@ def pending_live_sets(
         return [[est.live_rate] * state.pending for _ in horizons], [est.live_rate] * len(horizons)
     ages = list(state.ringing[: state.pending])
     ages += [0.0] * (state.pending - len(ages))
-    counts: dict[float, int] = {}
-    for age in ages:
-        counts[age] = counts.get(age, 0) + 1
-    sets = []
-    for h in horizons:
-        chances = {age: ring.live_within(age, h) for age in counts}
-        sets.append([chances[age] for age in ages])
-    return sets, [ring.live_within(0.0, h) for h in horizons]
+    by_age = {age: ring.live_within_each(age, horizons) for age in set(ages)}
+    rows = [by_age[age] for age in ages]  # dials launched together share their age
+    sets = [[row[i] for row in rows] for i in range(len(horizons))]
+    return sets, ring.live_within_each(0.0, horizons)
 
 
 @dataclass(frozen=True)
@@ -572,7 +578,7 @@ class Outlook:
             tail = tails(ahead)
             base = self.base
             return sum(
-                q * (1.0 if base + s <= 0 else tail[base + s]) for s, q in enumerate(self.free)
+                [q * (1.0 if base + s <= 0 else tail[base + s]) for s, q in enumerate(self.free)]
             )
         mean_a = self.ahead_moments[0] + earlier * self.new
         var_a = self.ahead_moments[1] + earlier * self.new * (1.0 - self.new)
@@ -648,14 +654,19 @@ def moments(weights: Sequence[float]) -> tuple[float, float]:
 def convolve(pmf: Sequence[float], other: Sequence[float]) -> tuple[float, ...]:
     """The distribution of the sum, its last value the mass at or beyond it, as in ``pmf``."""
     top = len(pmf) - 1
+    used = len(other)  # trailing zeros add nothing (a binomial's mass ends at its m)
+    while used and not other[used - 1]:
+        used -= 1
+    if used == 1 and other[0] == 1.0:
+        return tuple(q if q > TAIL else 0.0 for q in pmf)  # plus nothing: the same, less dust
     total = [0.0] * len(pmf)
     for a, q in enumerate(pmf):
         if q <= TAIL:
             continue
         room = top - a  # sums beyond the top are folded into it
-        for b, r in enumerate(other[:room]):
+        for b, r in enumerate(other[: min(room, used)]):
             total[a + b] += q * r
-        total[top] += q * sum(other[room:])
+        total[top] += q * sum(other[room:used])
     return tuple(total)
 
 

@@ -89,6 +89,12 @@ class Pacer:
         self._rng = random.Random(self.seed)
         self._u = self._rng.random()
 
+    @property
+    def reads_times(self) -> bool:
+        """Whether the law reads the pending dials' ages and the wrap-ups left (the predictive
+        law's forecast); the fixed laws count agents and calls only."""
+        return self.law == "predictive"
+
     def decide(self, observed: PacingState, now: float) -> PacingDecision:
         """The number of calls to launch now, given what the agents and calls look like."""
         obs = self.observer

@@ -197,6 +197,7 @@ class CallCentre:
         self.present = 0
         self.clock_mark = 0.0
         self.clairvoyant = pacer is None
+        self.timed = pacer is not None and pacer.reads_times
 
     # --- the run --------------------------------------------------------------------------
 
@@ -292,16 +293,19 @@ class CallCentre:
     # --- dialing ----------------------------------------------------------------------------
 
     def _observed(self) -> PacingState:
+        """What the engine's runner hands the pacer; the dials' ages and the wrap-ups left only
+        to a law that reads them (they are a third of a fixed law's run)."""
         now = self.now
         talking = tuple([now - since for since in self.on_call.values()])
+        timed = self.timed
         return PacingState(
             agents=self.present,  # logged in and not on a break
             ready=len(self.ready),
             waiting=len(self.waiting),
             pending=self.pending,
-            ringing=tuple([now - at for at in self.launched_at.values()]),
+            ringing=tuple([now - at for at in self.launched_at.values()]) if timed else (),
             talking=talking,
-            wrapping=tuple([until - now for until in self.in_acw.values()]),
+            wrapping=tuple([until - now for until in self.in_acw.values()]) if timed else (),
             active_calls=self.pending + len(self.waiting) + len(talking),
             line_free=10**6,
             campaign_free=10**6,
