@@ -80,6 +80,8 @@ class _BodyLimit:
 
 
 def _body_limit(path: str) -> int:
-    if path.startswith(API) and path.rstrip("/").endswith(UPLOAD_SUFFIX):
+    if path == aliyun.UPLOAD_PATH or (
+        path.startswith(API) and path.rstrip("/").endswith(UPLOAD_SUFFIX)
+    ):
         return limits.IMPORT_BYTES_MAX + UPLOAD_OVERHEAD
     return limits.BODY_BYTES_MAX

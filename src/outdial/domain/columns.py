@@ -45,7 +45,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
             "cell", "cellphone", "number", "phonenumber", "mobilenumber", "msisdn"),
     RELATION: ("关系", "联系人关系", "与本人关系", "relation", "relationship"),
     EXTERNAL_ID: ("客户编号", "编号", "客户id", "客户代码", "外部编号", "外部id", "id",
-                  "externalid", "customerid", "clientid", "ref", "reference"),
+                  "externalid", "customerid", "clientid", "ref", "reference", "referenceid"),
     DESCRIPTION: ("备注", "说明", "描述", "note", "notes", "remark", "remarks", "description",
                   "comment", "comments"),
     PASS_THROUGH: ("透传", "透传数据", "透传参数", "passthrough", "data", "userdata"),

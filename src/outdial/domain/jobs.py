@@ -9,6 +9,7 @@ from outdial.domain.errors import IllegalTransition
 
 class JobKind(StrEnum):
     CONTACT_IMPORT = "contact_import"  # a contact file into a campaign
+    CONTACT_CHECK = "contact_check"  # a contact file read and checked, nothing written
     DNC_IMPORT = "dnc_import"  # a file of numbers onto a do-not-call list
     EXPORT = "export"  # a campaign's contacts or attempts to a file
 

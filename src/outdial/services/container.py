@@ -41,6 +41,7 @@ from outdial.services.preview import PreviewService
 from outdial.services.resources import ResourceKind, ResourceService
 from outdial.services.secrets import SecretBox
 from outdial.services.tenants import TenantService
+from outdial.services.uploads import UploadService
 from outdial.services.yunfu import YunfuService
 from outdial.store.schema import campaigns, tenants
 from outdial.store.store import Store
@@ -74,6 +75,7 @@ class Services:
     yunfu: YunfuService
     dezhu: DezhuService
     nonces: NonceService
+    uploads: UploadService
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
         """The tenant owning a campaign (operator tools on the data dir act in its name)."""
@@ -94,6 +96,7 @@ class Services:
         """A runner of this process's share of the job queue (start() it, or run_pending())."""
         handlers = {
             JobKind.CONTACT_IMPORT: self.imports.run_job,
+            JobKind.CONTACT_CHECK: self.imports.run_check_job,
             JobKind.DNC_IMPORT: self.dnc.run_job,
             JobKind.EXPORT: self.exports.run_job,
         }
@@ -146,4 +149,5 @@ class Services:
             yunfu=YunfuService(store, clock, campaigns_, contacts),
             dezhu=DezhuService(store, clock, campaigns_, contacts),
             nonces=NonceService(store, clock),
+            uploads=UploadService(jobs.files, jobs.links, clock),
         )

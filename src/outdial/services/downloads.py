@@ -3,6 +3,7 @@ the link may fetch the file until it expires, with no API key, and nothing else.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ class LinkSigner:
             raise Forbidden("this download link is not valid")
         if expires < self.clock.now().timestamp():
             raise Forbidden("this download link has expired; ask for the job again")
+
+    def seal(self, text: str) -> str:
+        """outdial's signature of ``text`` (an upload policy it issued), base64."""
+        digest = hmac.new(self._key, b"upload policy\0" + text.encode(), hashlib.sha256).digest()
+        return base64.b64encode(digest).decode()
+
+    def sealed(self, text: str, signature: str) -> bool:
+        return hmac.compare_digest(self.seal(text), signature)
 
     def _mac(self, job_uuid: str, file_name: str, expires: int) -> str:
         message = f"{job_uuid}\n{file_name}\n{expires}".encode()

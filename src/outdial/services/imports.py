@@ -24,14 +24,14 @@ from sqlalchemy import Connection
 
 from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
-from outdial.domain.contact_rows import RowVerdict
+from outdial.domain.contact_rows import RowVerdict, mark_dnc, mark_duplicates
 from outdial.domain.errors import FieldError, InternalError, LimitExceeded
-from outdial.domain.file_rows import PreparedBatch, prepare
+from outdial.domain.file_rows import DEFAULT_GROUP, PreparedBatch, prepare
 from outdial.domain.jobs import JobKind, percent
 from outdial.io.prepare import Plan, prepared_in_child
 from outdial.io.tables import TableError, open_table
 from outdial.services.common import Tenant, new_uuid
-from outdial.services.contacts import Contact, ContactService, check_cap
+from outdial.services.contacts import Contact, ContactService, blocked_numbers, check_cap
 from outdial.services.job_runner import Outcome, RunningJob
 from outdial.services.jobs import JobService
 from outdial.services.models import ContactImportIn
@@ -146,12 +146,14 @@ class ContactImportService:
         file_name: str,
         upload: BinaryIO,
         options: ContactImportIn,
+        note: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Queue the import of ``upload`` into the campaign (a contact_import job)."""
+        """Queue the import of ``upload`` into the campaign (a contact_import job); ``note``
+        is kept in the job's params (a facade's own reference to the file)."""
         svc = self.contacts
         with svc.store.read() as conn:
             svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
-        params = options.model_dump(exclude_none=True)
+        params = {**options.model_dump(exclude_none=True), **(note or {})}
         return self.jobs.submit(
             tenant,
             JobKind.CONTACT_IMPORT,
@@ -275,19 +277,10 @@ class ContactImportService:
     ) -> None:
         """Write a prepared batch: the validator's verdicts on the rows it must judge, then
         for all the duplicates and DNC hits, the cap, the insert and the report."""
-        svc, progress = self.contacts, result.progress
+        svc = self.contacts
         now = svc.clock.now()
         campaign = svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
-        ready, other = prepared.ready, prepared.other
-        parsed: dict[int, Contact] = {k: r.contact for k, r in enumerate(ready)}
-        verdicts = [RowVerdict(k, r.numbers) for k, r in enumerate(ready)]
-        checked, judged = svc.parse_rows(tenant, campaign, [columns.contact(c) for _, c in other])
-        for verdict in judged:
-            contact = checked.get(verdict.index)
-            verdict.index += len(ready)
-            if contact is not None:
-                parsed[verdict.index] = contact
-            verdicts.append(verdict)
+        parsed, verdicts, rows = self._verdicts(tenant, campaign, columns, prepared)
         # the file's earlier batches are in the campaign already (this transaction's, or staged)
         svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
         accepted = [v for v in verdicts if v.ok]
@@ -296,13 +289,86 @@ class ContactImportService:
         check_cap(tenant, result.held, len(accepted), field="file")
         svc.insert_rows(conn, tenant, campaign_id, parsed, accepted, now, staged=staged)
         result.held += len(accepted)
-        progress.accepted += len(accepted)
-        progress.rejected += len(verdicts) - len(accepted)
-        rows = [(r.row, r.cells) for r in ready] + other
-        rejected = sorted((v for v in verdicts if not v.ok), key=lambda v: rows[v.index][0])
-        for verdict in rejected:  # in the file's order
-            row, cells = rows[verdict.index]
-            result.problems.extend(_problems(row, cells, columns, verdict))
+        _count(result, columns, verdicts, rows)
+
+    def _verdicts(
+        self,
+        tenant: Tenant,
+        campaign: Mapping[str, Any],
+        columns: ColumnMap,
+        prepared: PreparedBatch,
+    ) -> tuple[dict[int, Contact], list[RowVerdict], list[tuple[int, list[str]]]]:
+        """The batch's rows judged on their own (the plainly valid ones as they are, the rest
+        by the validator): (contacts by row index, verdicts, the rows' numbers and cells)."""
+        ready, other = prepared.ready, prepared.other
+        parsed: dict[int, Contact] = {k: r.contact for k, r in enumerate(ready)}
+        verdicts = [RowVerdict(k, r.numbers) for k, r in enumerate(ready)]
+        checked, judged = self.contacts.parse_rows(
+            tenant, campaign, [columns.contact(c) for _, c in other]
+        )
+        for verdict in judged:
+            contact = checked.get(verdict.index)
+            verdict.index += len(ready)
+            if contact is not None:
+                parsed[verdict.index] = contact
+            verdicts.append(verdict)
+        return parsed, verdicts, [(r.row, r.cells) for r in ready] + other
+
+    def check(
+        self,
+        tenant: Tenant,
+        stream: BinaryIO,
+        on_progress: Progress | None = None,
+    ) -> ImportResult:
+        """Read and check a contact file as an import into a new campaign would, writing
+        nothing: each row's own rules, duplicates within the file, the do-not-call lists
+        (Alibaba's job-data parsing task)."""
+        rows = read_rows(stream, None)
+        progress = ImportProgress(bytes_total=rows.size, rows_total=rows.total)
+        result = ImportResult(rows.format, rows.columns.describe(), progress)
+        groups = frozenset({DEFAULT_GROUP})
+        campaign = {"phone_groups": [{"identify": DEFAULT_GROUP}]}
+        seen: set[str] = set()
+        svc = self.contacts
+        prepared = _prepared_here(rows, stream, tenant.default_region, groups)
+        try:
+            for batch in _reported(prepared, progress, on_progress):
+                _, verdicts, numbered = self._verdicts(tenant, campaign, rows.columns, batch)
+                mark_duplicates(verdicts, seen)
+                numbers = {n for v in verdicts if v.ok for n in v.numbers}
+                with svc.store.read() as conn:
+                    mark_dnc(verdicts, blocked_numbers(conn, tenant.id, numbers, svc.clock.now()))
+                seen |= {v.primary for v in verdicts if v.ok}
+                _count(result, rows.columns, verdicts, numbered)
+        except TableError as exc:
+            raise failed([FieldError("file", str(exc), "invalid")]) from exc
+        progress.bytes_read = rows.size
+        result.total_contacts = progress.accepted
+        return result
+
+    def run_check_job(self, job: RunningJob) -> Outcome:
+        """The contact_check job: its upload read and checked, the report beside it."""
+        if job.tenant is None:
+            raise InternalError("a contact check job needs a tenant")
+        with job.upload.open("rb") as stream:
+            result = self.check(job.tenant, stream, lambda p: job.report(p.as_dict()))
+        return reported(job, result.as_dict(), result.problems, result.progress)
+
+
+def _count(
+    result: ImportResult,
+    columns: ColumnMap,
+    verdicts: list[RowVerdict],
+    rows: list[tuple[int, list[str]]],
+) -> None:
+    """A judged batch into the progress and the report (its problems in the file's order)."""
+    accepted = sum(1 for v in verdicts if v.ok)
+    result.progress.accepted += accepted
+    result.progress.rejected += len(verdicts) - accepted
+    rejected = sorted((v for v in verdicts if not v.ok), key=lambda v: rows[v.index][0])
+    for verdict in rejected:
+        row, cells = rows[verdict.index]
+        result.problems.extend(_problems(row, cells, columns, verdict))
 
 
 def _prepared_here(

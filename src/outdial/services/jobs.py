@@ -31,7 +31,8 @@ JOB_FILTERS = ("kind", "state", "campaign_id")
 FLUSH_SECONDS = 1.0
 STALE_SECONDS = 120.0  # a running job whose worker has not written for this long is retried
 UPLOAD = "upload"  # the name of a job's input file in its directory
-REPORTING = {JobKind.CONTACT_IMPORT.value, JobKind.DNC_IMPORT.value}  # jobs with a report.csv
+REPORTING = {JobKind.CONTACT_IMPORT.value, JobKind.CONTACT_CHECK.value, JobKind.DNC_IMPORT.value}
+"""The kinds of job that leave a report.csv."""
 
 
 class JobCancelled(Exception):
@@ -85,6 +86,13 @@ class JobService:
     def get(self, tenant: Tenant | None, job_id: int) -> dict[str, Any]:
         with self.store.read() as conn:
             return self._with_live(self._get(conn, tenant, job_id))
+
+    def by_uuid(self, tenant: Tenant, job_uuid: str) -> dict[str, Any] | None:
+        """The tenant's job of this uuid (as ``get`` shows it), or None."""
+        query = select(jobs).where(jobs.c.uuid == job_uuid, _owner(tenant))
+        with self.store.read() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else self._with_live(dict(row._mapping))
 
     def list(self, tenant: Tenant | None, page: PageRequest, filters: Mapping[str, str]) -> Page:
         where = [_owner(tenant), *_filters(filters)]

@@ -18,6 +18,7 @@ from outdial.api.facades.aliyun.errors import (
 from outdial.api.facades.aliyun.params import Params, parse_object
 from outdial.domain.campaign_state import ACTIVE, TERMINAL, CampaignState, LifecycleAction
 from outdial.domain.errors import Conflict, OutdialError
+from outdial.domain.jobs import JobKind
 from outdial.services.common import PageRequest
 from outdial.services.models import CampaignIn
 from outdial.services.validation import validate
@@ -189,12 +190,29 @@ def group_out(call: Call, campaign: Mapping[str, Any], progress: bool = True) ->
         "RingingDuration": campaign["ring_timeout_seconds"],
         "MinConcurrency": extra.get("min_concurrency", 0),
         "Priority": extra.get("priority", "Urgent" if campaign["priority"] > 50 else "Daily"),
-        "JobFilePath": extra.get("job_file_path", ""),
-        "JobDataParsingTaskId": extra.get("job_data_parsing_task_id", ""),
+        **_roster(call, campaign),
     }
     if progress:
         out["Progress"] = group_progress(call, campaign)
     return out
+
+
+def latest_job(call: Call, campaign: Mapping[str, Any], kind: JobKind) -> dict[str, Any] | None:
+    """The group's latest job of ``kind`` (its roster import, its export)."""
+    filters = {"kind": kind.value, "campaign_id": str(campaign["id"])}
+    items = call.services.jobs.list(call.tenant, PageRequest(1, 1), filters).items
+    return items[0] if items else None
+
+
+def _roster(call: Call, campaign: Mapping[str, Any]) -> dict[str, str]:
+    """JobFilePath and JobDataParsingTaskId: the file of the group's latest import."""
+    job = latest_job(call, campaign, JobKind.CONTACT_IMPORT)
+    if job is None:
+        return {"JobFilePath": "", "JobDataParsingTaskId": ""}
+    return {
+        "JobFilePath": job["params"].get("job_file_path", ""),
+        "JobDataParsingTaskId": job["uuid"],
+    }
 
 
 def calling_numbers(call: Call, campaign: Mapping[str, Any]) -> list[str]:
@@ -246,6 +264,15 @@ def checked(data: dict[str, Any], rules: FieldRules) -> CampaignIn:
 
 def refined(exc: OutdialError, rules: FieldRules) -> AliyunError:
     return from_outdial(exc, rules)
+
+
+def start_if_ready(call: Call, campaign_id: int) -> None:
+    svc = call.services.campaigns
+    row = svc.get(call.tenant, campaign_id)
+    if row["state"] == CampaignState.DRAFT.value and not svc.dial_problems(
+        call.tenant, campaign_id
+    ):
+        svc.act(call.tenant, campaign_id, LifecycleAction.START)
 
 
 # --- actions --------------------------------------------------------------------------------

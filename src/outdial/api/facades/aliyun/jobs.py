@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from outdial.api.facades.aliyun import jobgroups, strategy
+from outdial.api.facades.aliyun import files, jobgroups, strategy
 from outdial.api.facades.aliyun.call import Call, action
 from outdial.api.facades.aliyun.errors import (
     FieldRules,
@@ -127,7 +127,7 @@ def assign_jobs(call: Call) -> dict[str, Any]:
         raise invalid("RosterType", "use json or excel")
     p.boolean("IsAsynchrony")  # checked; outdial assigns JSON rosters at once either way
     if roster == "excel":
-        raise invalid("RosterType", "excel rosters are not served yet; send JobsJson.N")
+        return files.assign_parsed(call, campaign)
     texts = p.strings("JobsJson")
     if not texts:
         raise missing("JobsJson.N")
@@ -139,7 +139,7 @@ def assign_jobs(call: Call) -> dict[str, Any]:
     job_ids = append_jobs(call, campaign, rows)
     if patch:
         call.services.campaigns.update(call.tenant, campaign["id"], patch)
-    start_if_ready(call, campaign["id"])
+    jobgroups.start_if_ready(call, campaign["id"])
     return {"JobGroupId": campaign["uuid"], "JobsId": job_ids}
 
 
@@ -178,13 +178,6 @@ def _strategy_patch(call: Call, campaign: Mapping[str, Any]) -> dict[str, Any]:
     stored = {k: campaign[k] for k in CampaignIn.model_fields if k in campaign}
     jobgroups.checked({**stored, **patch}, jobgroups.MODIFY_RULES)
     return patch
-
-
-def start_if_ready(call: Call, campaign_id: int) -> None:
-    svc = call.services.campaigns
-    row = svc.get(call.tenant, campaign_id)
-    if row["state"] == S.DRAFT.value and not svc.dial_problems(call.tenant, campaign_id):
-        svc.act(call.tenant, campaign_id, LifecycleAction.START)
 
 
 # --- SubmitBatchJobs --------------------------------------------------------------------------

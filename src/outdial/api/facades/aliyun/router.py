@@ -18,6 +18,7 @@ from outdial.services.container import Services
 
 log = logging.getLogger("outdial.api.aliyun")
 router = APIRouter()
+router.include_router(files.uploads)
 FORM = "application/x-www-form-urlencoded"
 
 
