@@ -16,6 +16,7 @@ from outdial.api.facades.aliyun.errors import (
     not_exist,
 )
 from outdial.api.facades.aliyun.params import Params, parse_object
+from outdial.api.native.routing import API_ROOT
 from outdial.domain.campaign_state import ACTIVE, TERMINAL, CampaignState, LifecycleAction
 from outdial.domain.errors import Conflict, OutdialError
 from outdial.domain.jobs import JobKind
@@ -191,6 +192,7 @@ def group_out(call: Call, campaign: Mapping[str, Any], progress: bool = True) ->
         "MinConcurrency": extra.get("min_concurrency", 0),
         "Priority": extra.get("priority", "Urgent" if campaign["priority"] > 50 else "Daily"),
         **_roster(call, campaign),
+        "ExportProgress": export_progress(call, latest_job(call, campaign, JobKind.EXPORT)),
     }
     if progress:
         out["Progress"] = group_progress(call, campaign)
@@ -213,6 +215,24 @@ def _roster(call: Call, campaign: Mapping[str, Any]) -> dict[str, str]:
         "JobFilePath": job["params"].get("job_file_path", ""),
         "JobDataParsingTaskId": job["uuid"],
     }
+
+
+def export_progress(call: Call, job: Mapping[str, Any] | None) -> dict[str, str]:
+    """Seed 000's ExportProgress: FileHttpUrl (a signed link, a day long, no key), Progress
+    (the fraction done, "0" to "1"), Status (FINISHED when the file is there)."""
+    if job is None:
+        return {"FileHttpUrl": "", "Progress": "0", "Status": ""}
+    url = job.get("download_url")
+    fraction = 1.0 if url else float((job["progress"] or {}).get("percent", 0.0)) / 100
+    return {
+        "FileHttpUrl": f"{call.base_url}{API_ROOT}{url}" if url else "",
+        "Progress": f"{fraction:g}",
+        "Status": EXPORT_STATUS[job["state"]],
+    }
+
+
+EXPORT_STATUS = {"queued": "PENDING", "running": "RUNNING", "cancelling": "RUNNING",
+                 "succeeded": "FINISHED", "failed": "FAILED", "cancelled": "CANCELLED"}  # fmt: skip
 
 
 def calling_numbers(call: Call, campaign: Mapping[str, Any]) -> list[str]:
@@ -409,6 +429,7 @@ def _listed(call: Call, campaign: Mapping[str, Any]) -> dict[str, Any]:
 _LISTED_KEYS = (
     "JobGroupId", "JobGroupName", "JobGroupDescription", "CreationTime", "ModifyTime", "Status",
     "ScriptId", "ScriptName", "ScriptVersion", "MinConcurrency", "JobDataParsingTaskId",
+    "ExportProgress",
 )  # fmt: skip
 
 

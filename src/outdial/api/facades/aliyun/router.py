@@ -9,7 +9,14 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from outdial.api.facades.aliyun import files, instances, jobgroups, jobs, jobviews  # noqa: F401
+from outdial.api.facades.aliyun import (  # noqa: F401 (their actions)
+    exports,
+    files,
+    instances,
+    jobgroups,
+    jobs,
+    jobviews,
+)
 from outdial.api.facades.aliyun.call import Call, Signed, authenticate, handler_for, signed_request
 from outdial.api.facades.aliyun.errors import AliyunError, from_outdial, internal
 from outdial.api.facades.aliyun.reply import failure, success
