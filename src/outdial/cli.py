@@ -492,19 +492,27 @@ def bench_pacing(
             f"[yellow]quick plan: fewer replications and {plan.hours:g}-h shifts;"
             " figures are noisier[/]"
         )
+    command = "outdial bench pacing" + (" --quick" if quick else "")
+
+    def save(rows: list[dict[str, Any]], complete: bool = False) -> None:
+        """The files after every cell, so that a long plan cut short keeps its whole cells."""
+        found = bench.checks(rows)
+        if json_out is not None:
+            json_out.write_text(json.dumps(report.json_rows(rows), indent=2))
+        if markdown_out is not None:
+            markdown_out.write_text(report.markdown(rows, found, plan, command, complete))
+
     with Progress(console=console) as progress:
         task = progress.add_task("pacing benchmark", total=bench.job_count(plan))
-        run = bench.pooled_runner(workers or None, lambda n: progress.advance(task, n))
-        rows = bench.run_matrix(plan, run, lambda text: progress.update(task, description=text))
+        with bench.pooled_runner(workers or None, lambda n: progress.advance(task, n)) as run:
+            rows = bench.run_matrix(
+                plan, run, lambda text: progress.update(task, description=text), save
+            )
     found = bench.checks(rows)
     for table in report.rich_tables(rows):
         console.print(table)
     console.print(report.rich_checks(found))
-    command = "outdial bench pacing" + (" --quick" if quick else "")
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.json_rows(rows), indent=2))
-    if markdown_out is not None:
-        markdown_out.write_text(report.markdown(rows, found, plan, command))
+    save(rows, complete=True)
     if not all(c.passed for c in found):
         raise typer.Exit(1)
 

@@ -30,9 +30,22 @@ def test_the_pooled_runner_returns_results_in_job_order() -> None:
         Job(LARGER, "progressive", 0.0, 0),
     ]
     ticks: list[int] = []
-    pooled = pooled_runner(workers=2, advance=ticks.append)(jobs)
-    assert pooled == [run_job(job) for job in jobs]
-    assert sum(ticks) == len(jobs)
+    with pooled_runner(workers=2, advance=ticks.append) as run:
+        pooled = run(jobs)
+        assert pooled == [run_job(job) for job in jobs]
+        assert sum(ticks) == len(jobs)
+        again = run([jobs[2], Job(SMALL, "ratio-2", 2.0, 2), jobs[0]])  # two of them run before
+        assert again == [pooled[2], run_job(Job(SMALL, "ratio-2", 2.0, 2)), pooled[0]]
+        assert sum(ticks) == len(jobs) + 3
+    with pooled_runner(workers=1) as serial:
+        assert serial(jobs) == pooled
+
+
+def test_the_mdp_optimum_runs_as_a_job_of_its_markov_cell() -> None:
+    markov = Cell("markov N=5 p=0.35", 5, 0.35, markov=True, grace=0.0, hours=0.3)
+    row = run_job(Job(markov, "mdp-optimum", 0.0, 0))
+    assert row["policy"] == "mdp-optimum" and row["scenario"] == markov.name
+    assert 0.7 < row["occupancy"] < 0.9  # 0.807 at N = 5 (dialing.md §4.2)
 
 
 def test_ratio_tuning_bisects_every_cell_within_its_bounds() -> None:

@@ -562,12 +562,12 @@ class Outlook:
 
     def expected_free(self) -> float:
         if self.free:
-            return self.base + sum(s * q for s, q in enumerate(self.free))
+            return self.base + sum([s * q for s, q in enumerate(self.free)])
         return self.base + self.free_moments[0]
 
     def expected_ahead(self) -> float:
         if self.ahead:
-            return sum(a * q for a, q in enumerate(self.ahead))
+            return sum([a * q for a, q in enumerate(self.ahead)])
         return self.ahead_moments[0]
 
     def risk(self, earlier: int) -> float:
@@ -600,7 +600,7 @@ class Forecast:
         base = state.ready - state.waiting
         weights = agent_weight_sets(state, horizons)
         chances, new = pending_live_sets(state, horizons, settings.min_rings)
-        busy = max((sum(1 for w in ws if w > EPSILON) for ws in weights), default=0)
+        busy = max((len([w for w in ws if w > EPSILON]) for ws in weights), default=0)
         make = Outlook.exact if busy + max(base, 0) <= settings.exact_up_to else Outlook.normal
         return cls(
             tuple(make(base, ws, cs, q) for ws, cs, q in zip(weights, chances, new, strict=True))
@@ -648,7 +648,7 @@ class Forecast:
 
 def moments(weights: Sequence[float]) -> tuple[float, float]:
     """(mean, variance) of a sum of independent Bernoulli(w_j)."""
-    return sum(weights), sum(w * (1.0 - w) for w in weights)
+    return sum(weights), sum([w * (1.0 - w) for w in weights])
 
 
 def convolve(pmf: Sequence[float], other: Sequence[float]) -> tuple[float, ...]:

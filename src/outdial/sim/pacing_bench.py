@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -133,6 +134,10 @@ def pacer_for(policy: str, ratio: float, target: float, seed: int) -> Pacer | No
 
 
 def run_job(job: Job) -> dict[str, Any]:
+    """One replication's measures; for ``mdp-optimum``, the Markov cell's row from the exact
+    solver (run in the pool beside the replications: at N = 100 it takes seconds)."""
+    if job.policy == "mdp-optimum":
+        return mdp_row(job.cell)
     pacer = pacer_for(job.policy, job.ratio, job.cell.target, job.seed)
     tally = CallCentre(job.cell, job.seed, pacer).run()
     return measure(job.cell, tally)
@@ -206,35 +211,47 @@ def _percentile(values: list[float], q: float) -> float:
 Runner = Callable[[list[Job]], list[dict[str, Any]]]
 
 
+@contextmanager
 def pooled_runner(
     workers: int | None = None, advance: Callable[[int], None] | None = None
-) -> Runner:
+) -> Iterator[Runner]:
+    """A runner on one pool of processes for the whole matrix, each job run once: a
+    replication is a pure function of its job, so one asked for again (the tuned ratio's last
+    fitting step, in the final batch) is answered from memory."""
     workers = workers or os.cpu_count() or 1
+    done: dict[Job, dict[str, Any]] = {}
 
-    def run(jobs: list[Job]) -> list[dict[str, Any]]:
-        if workers == 1:
-            serial = []
-            for job in jobs:
-                serial.append(run_job(job))
-                if advance:
-                    advance(1)
-            return serial
-        # the longest replications first, so no worker is left with one at the end
-        order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
-        results: list[dict[str, Any]] = [{} for _ in jobs]
-        with ProcessPoolExecutor(workers) as pool:
-            ordered = pool.map(run_job, [jobs[i] for i in order], chunksize=1)
-            for i, result in zip(order, ordered, strict=True):
-                results[i] = result
-                if advance:
-                    advance(1)
-        return results
+    def tick() -> None:
+        if advance:
+            advance(1)
 
-    return run
+    def run_on(pool: ProcessPoolExecutor | None, jobs: list[Job]) -> list[dict[str, Any]]:
+        fresh = list(dict.fromkeys(job for job in jobs if job not in done))
+        if advance and len(jobs) > len(fresh):
+            advance(len(jobs) - len(fresh))
+        if pool is None:
+            for job in fresh:
+                done[job] = run_job(job)
+                tick()
+        else:  # the longest replications first, so no worker is left with one at the end
+            fresh.sort(key=job_cost, reverse=True)
+            for job, result in zip(fresh, pool.map(run_job, fresh, chunksize=1), strict=True):
+                done[job] = result
+                tick()
+        return [done[job] for job in jobs]
+
+    if workers == 1:
+        yield lambda jobs: run_on(None, jobs)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield lambda jobs: run_on(pool, jobs)
 
 
 def job_cost(job: Job) -> float:
-    """A replication's rough cost: agents × shift, the predictive law's forecast the dearest."""
+    """A replication's rough cost: agents × shift, the predictive law's forecast the dearest;
+    the MDP solver's grid grows with the team."""
+    if job.policy == "mdp-optimum":
+        return job.cell.agents**2 / 10.0
     return job.cell.agents * job.cell.hours * (4.0 if job.policy == "predictive" else 1.0)
 
 
@@ -339,31 +356,54 @@ def mdp_row(cell: Cell) -> dict[str, Any]:
     }
 
 
-def run_matrix(plan: Plan, run: Runner, note: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Every cell under every policy that applies to it; the rows of the benchmark's JSON."""
-    cells = core_cells(plan) + markov_cells(plan) + robustness_cells(plan)
-    note("tuning the fixed ratios per cell")
-    tuning = tune_ratios(cells, plan, run)
-    tuned = [{policy: tuning[policy][i] for policy in TUNED} for i in range(len(cells))]
-    note("every policy in every cell")
-    jobs = [
-        job
-        for cell, ks in zip(cells, tuned, strict=True)
-        for job in policy_jobs(cell, cell_policies(cell), plan, ks)
-    ]
+def all_cells(plan: Plan) -> list[Cell]:
+    """The matrix's cells, in the order of its tables."""
+    return core_cells(plan) + markov_cells(plan) + robustness_cells(plan)
+
+
+def run_matrix(
+    plan: Plan,
+    run: Runner,
+    note: Callable[[str], None],
+    finished: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every cell under every policy that applies to it; the rows of the benchmark's JSON.
+
+    A cell at a time (its ratios tuned, then every policy), the cheapest replications first,
+    so that a long plan cut short still has whole cells: ``finished`` is handed the rows of
+    the cells done so far, in table order, after each one."""
+    cells = all_cells(plan)
+    done: dict[Cell, list[dict[str, Any]]] = {}
+    for cell in sorted(cells, key=lambda c: c.agents * plan.replications[c.agents]):
+        done[cell] = run_cell(cell, plan, run, note)
+        if finished is not None:
+            finished([row for c in cells if c in done for row in done[c]])
+    return [row for cell in cells for row in done[cell]]
+
+
+def run_cell(
+    cell: Cell, plan: Plan, run: Runner, note: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    note(f"{cell.name}: tuning the fixed ratios")
+    tuning = tune_ratios([cell], plan, run)
+    tuned = {policy: tuning[policy][0] for policy in TUNED}
+    note(f"{cell.name}: every policy")
+    policies = cell_policies(cell)
+    jobs = policy_jobs(cell, policies, plan, tuned)
+    if cell.markov:
+        jobs.append(Job(cell, "mdp-optimum", 0.0, 0))  # the exact optimum, beside the runs
     results = run(jobs)
-    rows: list[dict[str, Any]] = []
-    for cell, ks in zip(cells, tuned, strict=True):
-        for policy in cell_policies(cell):
-            runs = [
-                r
-                for j, r in zip(jobs, results, strict=True)
-                if (j.cell, j.policy) == (cell, policy)
-            ]
-            rows.append(summarise(cell, policy, runs, ks.get(policy, 0.0)))
-        if cell.markov:
-            note(f"{cell.name}: solving the constrained MDP")
-            rows.append(mdp_row(cell))
+    rows = [
+        summarise(
+            cell,
+            policy,
+            [r for j, r in zip(jobs, results, strict=True) if j.policy == policy],
+            tuned.get(policy, 0.0),
+        )
+        for policy in policies
+    ]
+    if cell.markov:
+        rows.append(results[-1])
     return rows
 
 
@@ -378,9 +418,9 @@ def cell_policies(cell: Cell) -> list[str]:
 def job_count(plan: Plan) -> int:
     """Replications the matrix runs, for a progress bar."""
     count = 0
-    for cell in core_cells(plan) + markov_cells(plan) + robustness_cells(plan):
+    for cell in all_cells(plan):
         reps = plan.replications[cell.agents]
-        count += reps * (len(TUNED) * plan.tuning_steps + len(cell_policies(cell)))
+        count += reps * (len(TUNED) * plan.tuning_steps + len(cell_policies(cell))) + cell.markov
     return count
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from outdial.sim.callcentre import BUCKET
-from outdial.sim.pacing_bench import Check, Plan
+from outdial.sim.pacing_bench import Check, Plan, all_cells
 
 JSON_KEYS = (
     "scenario",
@@ -103,7 +103,9 @@ def rich_checks(found: list[Check]) -> Table:
     return table
 
 
-def markdown(rows: list[dict[str, Any]], found: list[Check], plan: Plan, command: str) -> str:
+def markdown(
+    rows: list[dict[str, Any]], found: list[Check], plan: Plan, command: str, complete: bool = True
+) -> str:
     out = [
         f"Command: `{command}` — {'quick' if plan.quick else 'full'} plan: "
         f"{plan.hours:g}-h shifts, replications N=5/20/100: "
@@ -111,6 +113,15 @@ def markdown(rows: list[dict[str, Any]], found: list[Check], plan: Plan, command
         + f", fixed ratios (VICIdial RATIO level L, power k) tuned in {plan.tuning_steps}"
         " bisection steps.",
         "",
+    ]
+    if not complete:
+        done, total = len(scenarios(rows)), len(all_cells(plan))
+        out += [
+            f"**Partial run: {done} of {total} cells finished** (each of them whole: tuned,"
+            " every policy, every replication); the others had not run when this was written.",
+            "",
+        ]
+    out += [
         "```",
         *chart(rows),
         "```",
