@@ -370,6 +370,42 @@ def test_a_manual_task_gives_each_agent_their_customers(dz: Dezhu) -> None:
     assert [r["assigned_agent_id"] for r in rows].count(second["id"]) == 6
 
 
+def test_a_manual_task_edited_by_name_keeps_its_settings(dz: Dezhu) -> None:
+    first = agent(dz, "坐席一")
+    body = manual_body(dz, [(first["id"], 1)], 2)
+    body["taskExecTimes"] = [{"taskExecTimeStartStr": "09:00:00", "taskExecTimeEndStr": "18:00:00"}]
+    task_id = ok(dz.client.post("/create", body))
+    before = campaign(dz, task_id)
+    ok(dz.client.post("/edit", {"taskId": task_id, "taskName": "新名字"}))
+    after = campaign(dz, task_id)
+    assert after["name"] == "新名字"
+    same = ("windows", "number_group_id", "line_id", "agent_assignments", "pacing_mode", "kind")
+    assert {k: after[k] for k in same} == {k: before[k] for k in same}
+
+
+def test_a_native_campaign_can_be_edited_through_the_facade(dz: Dezhu) -> None:
+    native = dz.api.ok(
+        dz.api.post(
+            "/campaigns",
+            {
+                "name": "原生",
+                "line_id": dz.line["id"],
+                "number_group_id": dz.numbers["id"],
+                "skill_group_id": dz.skills["id"],
+                "pacing_mode": "ratio",
+                "ratio": 1.5,
+                "period_start": "2026-01-01T00:00:00+08:00",
+                "period_end": "2099-01-01T00:00:00+08:00",
+            },
+        ),
+        201,
+    )
+    ok(dz.client.post("/edit", {"taskId": native["id"], "acw": 30}))
+    after = campaign(dz, native["id"])
+    assert after["acw_seconds"] == 30 and after["ratio"] == 1.5  # multiplyPower not sent
+    assert task(dz, native["id"])["taskExecEndDate"] == "2098-12-31"
+
+
 @pytest.mark.parametrize(
     ("agents", "field"),
     [

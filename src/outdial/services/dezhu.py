@@ -118,7 +118,7 @@ class DezhuService:
     ) -> dict[str, Any]:
         with integrity_guard("task"), self.store.write() as conn:
             current = self._campaign(conn, tenant, campaign_id)
-            if fields["kind"] != current["kind"]:
+            if fields.get("kind", current["kind"]) != current["kind"]:
                 kind = 1 if current["kind"] == "auto" else 2
                 raise ValidationFailed.field("kind", f"任务类型不能修改 (本任务为 {kind})")
             patch = self._with_line(conn, tenant, fields)
@@ -198,8 +198,11 @@ class DezhuService:
     def _with_line(
         self, conn: Connection, tenant: Tenant, fields: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """The fields with ``line_id``: the number group's line (得助 has no line of its own)."""
-        group_id = fields.get("number_group_id")
+        """The fields with ``line_id``: the number group's line (得助 has no line of its own);
+        fields that leave the number group as it is, as they are."""
+        if "number_group_id" not in fields:
+            return dict(fields)
+        group_id = fields["number_group_id"]
         group = TenantTable(number_groups).get(conn, tenant.id, group_id) if group_id else None
         if group is None:
             raise ValidationFailed.field(

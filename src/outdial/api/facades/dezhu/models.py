@@ -327,9 +327,7 @@ def campaign_fields(task: TaskFields, zone: str) -> dict[str, Any]:
         "ring_timeout_seconds": task.maxRingingDuration,
         "acw_seconds": task.acw,
         "phone_groups": [phone_group(g) for g in task.outboundPhoneGroups],
-        "agent_assignments": [
-            {"agent_id": a.agentId, "assign_count": a.assignNum} for a in task.taskAgents or []
-        ],
+        "agent_assignments": assignments(task.taskAgents or []),
     }
     if not auto:
         return fields | {"pacing_mode": "preview"}

@@ -10,43 +10,71 @@ from zoneinfo import ZoneInfo
 from outdial.api.facades.dezhu.models import AUTO, MANUAL, PREDICTIVE, RATIO
 from outdial.services.dezhu import TaskView
 
+AUTO_ONLY = (
+    "taskExecTimes",
+    "outboundNumberGroupId",
+    "strategyDisplaySwitch",
+    "sendNumberStrategy",
+    "multiplyPower",
+    "abandonmentRate",
+    "maxRingingDuration",
+    "acw",
+)
+"""TaskInfo fields that have a value on auto tasks only (自动外呼时有值)."""
+
+
+def task_settings(campaign: dict[str, Any]) -> dict[str, Any]:
+    """The create fields as the campaign has them, whatever its kind: what an edit starts from."""
+    c = campaign
+    zone = ZoneInfo(c["timezone"])
+    sent = c["vendor_data"] if c["vendor"] == "dezhu" else {}
+    return {
+        "taskName": c["name"],
+        "taskType": AUTO if c["kind"] == "auto" else MANUAL,
+        "taskExecStartDate": _day(c["period_start"] or c["created_at"], zone),
+        "taskExecEndDate": _last_day(c["period_end"], zone),
+        "taskExecTimes": exec_times(c["windows"]),
+        "taskDesc": c["description"],
+        "skillSetId": _text_id(c["skill_group_id"]),
+        "outboundNumberGroupId": _text_id(c["number_group_id"]),
+        "strategyDisplaySwitch": c["routing_strategy"] != "round_robin",
+        "sendNumberStrategy": _strategy(c, sent),
+        "multiplyPower": _sent_or(sent, "multiplyPower", max(1, round(c["ratio"]))),
+        "abandonmentRate": _sent_or(sent, "abandonmentRate", round(c["abandon_target_percent"])),
+        "maxRingingDuration": c["ring_timeout_seconds"],
+        "acw": c["acw_seconds"],
+        "outboundPhoneGroups": phone_groups(c),
+        "taskAgents": agents(c),
+    }
+
 
 def task_info(view: TaskView) -> dict[str, Any]:
     """TaskInfo, key for key as seed 003 shows it; the auto-only fields are null on a manual
     task, taskAgents null on an auto one."""
     c = view.campaign
-    auto = c["kind"] == "auto"
-    zone = ZoneInfo(c["timezone"])
-    sent = c["vendor_data"] if c["vendor"] == "dezhu" else {}
-    out: dict[str, Any] = {
+    settings = task_settings(c)
+    auto = settings["taskType"] == AUTO
+    shown = {k: (v if auto or k not in AUTO_ONLY else None) for k, v in settings.items()}
+    return {
         "taskId": c["id"],
-        "taskName": c["name"],
-        "taskType": AUTO if auto else MANUAL,
+        "taskName": shown["taskName"],
+        "taskType": shown["taskType"],
         "taskStatus": view.status,
-        "taskExecStartDate": _day(c["period_start"] or c["created_at"], zone),
-        "taskExecEndDate": _last_day(c["period_end"], zone),
-        "taskExecTimes": exec_times(c["windows"]) if auto else None,
-        "taskDesc": c["description"],
-        "skillSetId": None if c["skill_group_id"] is None else str(c["skill_group_id"]),
+        "taskExecStartDate": shown["taskExecStartDate"],
+        "taskExecEndDate": shown["taskExecEndDate"],
+        "taskExecTimes": shown["taskExecTimes"],
+        "taskDesc": shown["taskDesc"],
+        "skillSetId": shown["skillSetId"],
         "skillSetName": view.skill_group["name"] if view.skill_group else None,
-        "outboundNumberGroupId": _number_group(c) if auto else None,
-        "strategyDisplaySwitch": c["routing_strategy"] != "round_robin" if auto else None,
-        "sendNumberStrategy": _strategy(c, sent) if auto else None,
-        "multiplyPower": _sent_or(sent, "multiplyPower", round(c["ratio"])) if auto else None,
-        "abandonmentRate": (
-            _sent_or(sent, "abandonmentRate", round(c["abandon_target_percent"])) if auto else None
-        ),
-        "maxRingingDuration": c["ring_timeout_seconds"] if auto else None,
-        "acw": c["acw_seconds"] if auto else None,
-        "taskAgents": None if auto else agents(c),
-        "outboundPhoneGroups": phone_groups(c),
+        **{k: shown[k] for k in AUTO_ONLY if k != "taskExecTimes"},
+        "taskAgents": None if auto else shown["taskAgents"],
+        "outboundPhoneGroups": shown["outboundPhoneGroups"],
         "customerAmount": view.customers,
         "completedCount": view.completed,
         "connectedCount": view.connected,
         "connectPercentage": percent(view.connected, view.dialed),
         "taskProgress": percent(view.completed, view.customers),
     }
-    return out
 
 
 def exec_times(windows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -110,9 +138,8 @@ def _sent_or(sent: dict[str, Any], key: str, derived: int) -> int:
     return derived if value is None else int(value)
 
 
-def _number_group(campaign: dict[str, Any]) -> str | None:
-    group = campaign["number_group_id"]
-    return None if group is None else str(group)
+def _text_id(row_id: int | None) -> str | None:
+    return None if row_id is None else str(row_id)
 
 
 def _day(at: datetime, zone: ZoneInfo) -> str:
