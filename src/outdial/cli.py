@@ -17,7 +17,7 @@ from rich.console import Console
 import outdial
 from outdial.domain.errors import OutdialError
 from outdial.engine.worker import EngineSettings
-from outdial.runtime import EngineThread, new_worker, open_runtime
+from outdial.runtime import EngineThread, WebhookThread, new_worker, open_runtime
 from outdial.services.models import TenantIn
 from outdial.services.validation import validate
 from outdial.settings import Settings, load_settings
@@ -121,9 +121,13 @@ def serve(
         console.print("engine:    running (sim lines dial simulated callees)")
     jobs = runtime.services.job_runner()
     jobs.start()
+    webhooks = WebhookThread(runtime.services)
+    webhooks.start()
+    console.print("webhooks:  delivering")
     try:
         uvicorn.run(runtime.app(), host=host, port=port, log_level="info")
     finally:
+        webhooks.stop()
         jobs.stop()
         if engine is not None:
             engine.stop()

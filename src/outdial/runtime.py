@@ -6,13 +6,14 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from outdial.api.app import create_app
 from outdial.clock import SystemClock
 from outdial.engine.worker import EngineSettings, Worker
+from outdial.io.webhooks import DeliverySettings, DeliveryWorker
 from outdial.services.catalog import open_line_password
 from outdial.services.container import Services
 from outdial.services.secrets import SecretBox
@@ -64,20 +65,22 @@ def line_secrets(secret_key: bytes | None) -> Callable[[str], str] | None:
     return lambda stored: open_line_password(box, stored)
 
 
-@dataclass
-class EngineThread:
-    """The engine worker on its own thread and event loop, beside the HTTP server."""
+class LoopThread:
+    """An asyncio main on its own thread and event loop, beside the HTTP server."""
 
-    store: Store
-    engine_settings: EngineSettings | None = None
-    secret_key: bytes | None = None
-    _thread: threading.Thread | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
+    name = "outdial-loop"
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+
+    async def main(self, stop: asyncio.Event) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name="outdial-engine", daemon=True)
+        self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
         self._thread.start()
         self._ready.wait(10)
 
@@ -88,17 +91,48 @@ class EngineThread:
         try:
             loop.run_until_complete(self._run())
         except Exception:
-            log.exception("the engine stopped on an error")
+            log.exception("%s stopped on an error", self.name)
         finally:
             loop.close()
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
         self._ready.set()
-        await new_worker(self.store, self.engine_settings, self.secret_key).run(self._stop)
+        await self.main(self._stop)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+class EngineThread(LoopThread):
+    """The engine worker."""
+
+    name = "outdial-engine"
+
+    def __init__(
+        self,
+        store: Store,
+        engine_settings: EngineSettings | None = None,
+        secret_key: bytes | None = None,
+    ):
+        super().__init__()
+        self.store, self.engine_settings, self.secret_key = store, engine_settings, secret_key
+
+    async def main(self, stop: asyncio.Event) -> None:
+        await new_worker(self.store, self.engine_settings, self.secret_key).run(stop)
+
+
+class WebhookThread(LoopThread):
+    """The webhook delivery worker."""
+
+    name = "outdial-webhooks"
+
+    def __init__(self, services: Services, settings: DeliverySettings | None = None):
+        super().__init__()
+        self.worker = DeliveryWorker(services.store, services.clock, services.box.open, settings)
+
+    async def main(self, stop: asyncio.Event) -> None:
+        await self.worker.run(stop)

@@ -125,8 +125,9 @@ def test_scheduled_campaign_starts_running_at_period_start(make_rig: RigFactory)
     first = min(a["created_at"] for a in made)
     assert start <= first <= start + POLL
     changes = [(to, reason) for _, to, reason in rig.state_changes(cid)]
-    assert changes[:1] == [("running", "period_started")]
-    at, _, _ = rig.state_changes(cid)[0]
+    # the API's start (draft → scheduled) is in the log too, then the engine's
+    assert changes[:2] == [("scheduled", "start"), ("running", "period_started")]
+    at, _, _ = rig.state_changes(cid)[1]
     assert start <= at <= start + POLL
     assert rig.campaign_row(cid)["state"] == "completed"
     rig.audited(cid)

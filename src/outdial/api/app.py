@@ -11,7 +11,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import outdial
 from outdial.api.errors import error_body, install_error_handlers
 from outdial.api.facades import aliyun, dezhu, yunfu
-from outdial.api.native import admin, campaigns, catalog, dnc, forecast, jobs, live, preview
+from outdial.api.native import (
+    admin,
+    campaigns,
+    catalog,
+    dnc,
+    forecast,
+    jobs,
+    live,
+    preview,
+    webhooks,
+)
 from outdial.api.native.routing import API_ROOT as API
 from outdial.domain import limits
 from outdial.services.container import Services
@@ -35,7 +45,7 @@ def create_app(services: Services, admin_key: str) -> FastAPI:
     app.add_middleware(_BodyLimit)
     api = APIRouter(prefix=API)
     api.add_api_route("/health", _health, methods=["GET"], tags=["system"])
-    for module in (admin, catalog, dnc, campaigns, live, forecast, preview, jobs):
+    for module in (admin, catalog, dnc, campaigns, live, forecast, preview, jobs, webhooks):
         api.include_router(module.router)
     app.include_router(api)
     app.mount(yunfu.MOUNT, yunfu.create_yunfu_app(services))

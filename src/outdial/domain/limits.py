@@ -27,3 +27,7 @@ REDIAL_INTERVAL_MAX_SECONDS = 30 * 24 * 3600
 REDIAL_TIMES_MAX = 100
 BODY_BYTES_MAX = 8 * 1024 * 1024
 IMPORT_BYTES_MAX = 512 * 1024 * 1024  # a contact file (CSV or XLSX)
+WEBHOOK_CONCURRENCY_DEFAULT = 8  # requests in flight at once to one subscription's URL
+WEBHOOK_CONCURRENCY_MAX = 100
+WEBHOOK_TRIES_DEFAULT = 15  # ~2.5 h of back-off (2 s doubling, capped at 1 h), then a dead letter
+WEBHOOK_TRIES_MAX = 50

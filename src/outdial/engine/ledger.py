@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 
 from outdial.domain.eligibility import Eligibility
 from outdial.domain.errors import Conflict
-from outdial.domain.outcomes import ContactState, Outcome
+from outdial.domain.outcomes import CONTACT_TERMINAL, ContactState, Outcome
 from outdial.domain.redial import Verdict
+from outdial.domain.webhooks import WebhookEvent
 from outdial.engine import statements as sql
 from outdial.services.common import new_uuid
 from outdial.services.stats import campaign_stats
+from outdial.store import outbox
 from outdial.store.schema import (
     agents,
     attempts,
@@ -239,11 +241,13 @@ class Ledger:
         """Move a leased contact on without a call (DNC hit, or no time left to dial)."""
         values = unleased(verdict, now)
         with self.store.write() as conn:
-            conn.execute(
+            moved = conn.execute(
                 update(contacts)
                 .where(contacts.c.id == contact.id, contacts.c.lease_owner == self.worker_id)
                 .values(**values)
-            )
+            ).rowcount
+            if moved and verdict.state in CONTACT_TERMINAL:
+                publish_completed(conn, contact.id, verdict, phone_outcome.value, now)
             if phone_finished:
                 conn.execute(
                     update(contact_phones)
@@ -301,14 +305,26 @@ class Ledger:
     def finish_pending(
         self, campaign_id: int, state: ContactState, reason: str, now: datetime
     ) -> int:
-        """End every pending contact (campaign cancelled or out of time)."""
+        """End every pending contact (campaign cancelled or out of time); each one's
+        contact.completed goes to the subscriptions that want it."""
+        pending = and_(
+            contacts.c.campaign_id == campaign_id, contacts.c.state == ContactState.PENDING.value
+        )
         with self.store.write() as conn:
+            tenant_id = campaign_tenant(conn, campaign_id)
+            audience = outbox.subscribers(conn, tenant_id, campaign_id)
+            if any(CONTACT_COMPLETED in a.events for a in audience):
+                for row in conn.execute(
+                    select(contacts.c.id, contacts.c.outcome).where(pending)
+                ).all():
+                    data = {"contact_id": row.id, "state": state.value, "reason": reason}
+                    data["outcome"] = row.outcome
+                    outbox.publish(
+                        conn, tenant_id, campaign_id, CONTACT_COMPLETED, data, now, audience
+                    )
             return conn.execute(
                 update(contacts)
-                .where(
-                    contacts.c.campaign_id == campaign_id,
-                    contacts.c.state == ContactState.PENDING.value,
-                )
+                .where(pending)
                 .values(
                     state=state.value,
                     reason=reason,
@@ -450,21 +466,39 @@ class Ledger:
                     "p_state": "finished" if verdict.phone_finished else "active",
                 },
             )
+            audience = outbox.subscribers(conn, tenant_id, attempt.campaign_id)
             self._event(
                 conn,
                 attempt.campaign_id,
                 "attempt.ended",
                 {
                     "attempt_id": attempt.id,
+                    "attempt_uuid": attempt.uuid,
                     "contact_id": attempt.contact_id,
                     "number": attempt.number,
                     "outcome": outcome.value,
+                    "native_cause": native_cause,
                     "talk_seconds": talk,
+                    "started_at": attempt.created_at.isoformat(),
+                    "answered_at": _iso(attempt.answered_at),
+                    "ended_at": ended_at.isoformat(),
                     "contact_state": verdict.state.value,
                 },
                 ended_at,
                 tenant_id,
+                audience,
             )
+            if verdict.state in CONTACT_TERMINAL:
+                data = completed(attempt.contact_id, verdict, outcome.value)
+                outbox.publish(
+                    conn,
+                    tenant_id,
+                    attempt.campaign_id,
+                    CONTACT_COMPLETED,
+                    data,
+                    ended_at,
+                    audience,
+                )
 
     def open_attempts(self, campaign_id: int) -> list[dict[str, Any]]:
         with self.store.read() as conn:
@@ -564,21 +598,9 @@ class Ledger:
         data: dict[str, Any],
         now: datetime,
         tenant_id: int | None = None,
+        audience: Sequence[outbox.Subscriber] | None = None,
     ) -> None:
-        if tenant_id is None:
-            tenant_id = conn.scalar(
-                select(campaigns.c.tenant_id).where(campaigns.c.id == campaign_id)
-            )
-        conn.execute(
-            sql.INSERT_EVENT,
-            {
-                "tenant_id": tenant_id,
-                "campaign_id": campaign_id,
-                "kind": kind,
-                "data": data,
-                "created_at": now,
-            },
-        )
+        record_event(conn, campaign_id, kind, data, now, tenant_id, audience)
 
     # --- preview (manual) tasks: engine/preview.py -------------------------------------------
     # A Ledger whose worker id is agent_owner(agent_id) holds contacts in that agent's name.
@@ -867,6 +889,8 @@ def put_back(conn: Connection, contact: LeasedContact, verdict: Verdict, now: da
     (a phone finished without a call was on the DNC list)."""
     values = unleased(verdict, now)
     conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**values))
+    if verdict.state in CONTACT_TERMINAL:
+        publish_completed(conn, contact.id, verdict, Outcome.DNC_BLOCKED.value, now)
     if verdict.phone_finished:
         conn.execute(
             update(contact_phones)
@@ -942,3 +966,66 @@ def release_previews(conn: Connection, campaign_id: int, reason: str, now: datet
         select(previews).where(previews.c.campaign_id == campaign_id, previews.c.state.in_(HELD))
     ).all()
     return sum(end_hold(conn, dict(r._mapping), "released", reason, now) for r in rows)
+
+
+# --- webhook events ---------------------------------------------------------------------------
+
+CONTACT_COMPLETED = WebhookEvent.CONTACT_COMPLETED.value
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def record_event(
+    conn: Connection,
+    campaign_id: int,
+    kind: str,
+    data: dict[str, Any],
+    now: datetime,
+    tenant_id: int | None = None,
+    audience: Sequence[outbox.Subscriber] | None = None,
+) -> None:
+    """Record an event in the campaign's log and, for the subscriptions that want it, in the
+    webhook outbox, in the caller's transaction."""
+    if tenant_id is None:
+        tenant_id = campaign_tenant(conn, campaign_id)
+    conn.execute(
+        sql.INSERT_EVENT,
+        {
+            "tenant_id": tenant_id,
+            "campaign_id": campaign_id,
+            "kind": kind,
+            "data": data,
+            "created_at": now,
+        },
+    )
+    outbox.publish(conn, tenant_id, campaign_id, kind, data, now, audience)
+
+
+def campaign_tenant(conn: Connection, campaign_id: int) -> int:
+    tenant_id = conn.scalar(select(campaigns.c.tenant_id).where(campaigns.c.id == campaign_id))
+    assert tenant_id is not None
+    return int(tenant_id)
+
+
+def completed(contact_id: int, verdict: Verdict, last_outcome: str) -> dict[str, Any]:
+    """A contact.completed event's data: the contact's end, its final outcome."""
+    outcome = verdict.outcome.value if verdict.outcome is not None else last_outcome
+    return {
+        "contact_id": contact_id,
+        "state": verdict.state.value,
+        "outcome": outcome,
+        "reason": verdict.reason,
+    }
+
+
+def publish_completed(
+    conn: Connection, contact_id: int, verdict: Verdict, last_outcome: str, now: datetime
+) -> None:
+    """A contact that ended without a call (a DNC hit) into the webhook outbox."""
+    row = conn.execute(
+        select(contacts.c.tenant_id, contacts.c.campaign_id).where(contacts.c.id == contact_id)
+    ).one()
+    data = completed(contact_id, verdict, last_outcome)
+    outbox.publish(conn, row.tenant_id, row.campaign_id, CONTACT_COMPLETED, data, now)

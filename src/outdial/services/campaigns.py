@@ -18,7 +18,8 @@ from outdial.domain.campaign_state import (
 )
 from outdial.domain.errors import Conflict, FieldError, ValidationFailed
 from outdial.domain.schedule import PacingMode
-from outdial.engine.ledger import release_previews
+from outdial.domain.webhooks import WebhookEvent
+from outdial.engine.ledger import record_event, release_previews
 from outdial.services.assignment import assign_contacts
 from outdial.services.catalog import check_numbers_on_line, name_filter
 from outdial.services.common import Tenant, found, parse_choice
@@ -45,6 +46,8 @@ from outdial.store.schema import (
 )
 from outdial.store.store import Store
 from outdial.telephony.registry import AVAILABLE_DRIVERS
+
+STATE_CHANGED = WebhookEvent.CAMPAIGN_STATE_CHANGED.value
 
 
 class CampaignHooks(Hooks):
@@ -160,6 +163,9 @@ class CampaignService(ResourceService):
             if action is LifecycleAction.CANCEL:
                 values["ended_at"] = now
             updated = self.rows.update(conn, tenant.id, campaign_id, {**values, "updated_at": now})
+            if state.value != row["state"]:
+                change = {"from": row["state"], "to": state.value, "reason": action.value}
+                record_event(conn, campaign_id, STATE_CHANGED, change, now, tenant.id)
             if action in (LifecycleAction.PAUSE, LifecycleAction.CANCEL):
                 release_previews(conn, campaign_id, f"campaign_{state.value}", now)
             return self.hooks.present(conn, [found(updated, "campaign", campaign_id)])[0]

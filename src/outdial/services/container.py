@@ -42,6 +42,7 @@ from outdial.services.resources import ResourceKind, ResourceService
 from outdial.services.secrets import SecretBox
 from outdial.services.tenants import TenantService
 from outdial.services.uploads import UploadService
+from outdial.services.webhooks import WebhookService
 from outdial.services.yunfu import YunfuService
 from outdial.store.schema import campaigns, tenants
 from outdial.store.store import Store
@@ -76,6 +77,8 @@ class Services:
     dezhu: DezhuService
     nonces: NonceService
     uploads: UploadService
+    webhooks: WebhookService
+    box: SecretBox
 
     def campaigns_tenant(self, campaign_id: int) -> Tenant:
         """The tenant owning a campaign (operator tools on the data dir act in its name)."""
@@ -150,4 +153,6 @@ class Services:
             dezhu=DezhuService(store, clock, campaigns_, contacts),
             nonces=NonceService(store, clock),
             uploads=UploadService(jobs.files, jobs.links, clock),
+            webhooks=WebhookService(store, clock, box),
+            box=box,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -36,6 +37,7 @@ from outdial.domain.schedule import (
     parse_clock,
 )
 from outdial.domain.transfer import TransferFallback
+from outdial.domain.webhooks import WebhookEvent
 from outdial.telephony.freeswitch import config as fs_config
 from outdial.telephony.sip import config as sip_config
 
@@ -900,3 +902,119 @@ class PreviewSkipIn(Input):
     retry_after_seconds: int = Field(
         600, ge=0, le=30 * 86400, description="when the contact may be offered again"
     )
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+WEBHOOK_URL_MAX = 1000
+Secret = Annotated[
+    str,
+    StringConstraints(min_length=16, max_length=128, pattern=r"^[\x21-\x7e]+$"),
+    Field(description="16–128 printable ASCII characters, no spaces; default: generated"),
+]
+
+
+class WebhookIn(Input):
+    url: str = Field(
+        description="http or https URL the events are POSTed to", max_length=WEBHOOK_URL_MAX
+    )
+    events: list[WebhookEvent] = Field(min_length=1, max_length=len(WebhookEvent))
+    campaign_id: PositiveId | None = Field(
+        None, description="only this campaign's events; none: every campaign of the tenant"
+    )
+    outcomes: list[Outcome] | None = Field(
+        None,
+        min_length=1,
+        max_length=len(Outcome),
+        description="attempt.ended and contact.completed only for these outcomes",
+    )
+    description: Text = ""
+    secret: Secret | None = None
+    enabled: bool = True
+    max_concurrency: int = Field(
+        limits.WEBHOOK_CONCURRENCY_DEFAULT, ge=1, le=limits.WEBHOOK_CONCURRENCY_MAX
+    )
+    max_tries: int = Field(limits.WEBHOOK_TRIES_DEFAULT, ge=1, le=limits.WEBHOOK_TRIES_MAX)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_webhook_url(v)
+
+    @field_validator("events")
+    @classmethod
+    def _events_once(cls, v: list[WebhookEvent]) -> list[WebhookEvent]:
+        for i, event in enumerate(v):
+            if event in v[:i]:
+                raise _item_error("WebhookIn", i, event.value, f"{event.value} is listed twice")
+        return v
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes(cls, v: list[Outcome] | None, info: ValidationInfo) -> list[Outcome] | None:
+        if v is None:
+            return v
+        for i, outcome in enumerate(v):
+            if outcome in v[:i]:
+                raise _item_error("WebhookIn", i, outcome.value, f"{outcome.value} is listed twice")
+        events = info.data.get("events") or []
+        if not {WebhookEvent.ATTEMPT_ENDED, WebhookEvent.CONTACT_COMPLETED} & set(events):
+            raise ValueError(
+                "outcomes filter attempt.ended and contact.completed; subscribe to one"
+            )
+        return v
+
+
+def check_webhook_url(text: str) -> str:
+    """An absolute http(s) URL with a host, no credentials in it and no fragment."""
+    parts = urlsplit(text.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("the URL must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("put no credentials in the URL; verify the signature instead")
+    if parts.fragment:
+        raise ValueError("the URL must not have a #fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        raise ValueError("the URL's port is not a number from 0 to 65535") from exc
+    if any(c.isspace() for c in text.strip()):
+        raise ValueError("the URL must not contain spaces")
+    return text.strip()
+
+
+class WebhookOut(Output):
+    url: str
+    events: list[str]
+    campaign_id: int | None
+    outcomes: list[str] | None
+    description: str
+    enabled: bool
+    max_concurrency: int
+    max_tries: int
+    format: str
+    managed_by: str | None = Field(
+        None, description="campaign: follows the campaign's webhook_url (change it there)"
+    )
+    secret: str | None = Field(None, description="only in the reply to the create (and rotate)")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str
+    subscription_id: int
+    campaign_id: int | None
+    event: str
+    payload: dict[str, Any]
+    state: str
+    tries: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str | None
+    last_tried_at: datetime | None
+    delivered_at: datetime | None
+    replays: int
+    created_at: datetime
+    updated_at: datetime

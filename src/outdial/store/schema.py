@@ -441,3 +441,59 @@ request_nonces = Table(
     Index(None, "expires_at"),
 )
 """Signature nonces a facade accepted (scope: the facade and the key id), until they expire."""
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    _pk(),
+    _uuid(),
+    _tenant(),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("url", String(1000), nullable=False),
+    Column("events", Json, nullable=False),
+    Column("outcomes", Json),
+    Column("description", String(500), nullable=False),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("max_concurrency", Integer, nullable=False),
+    Column("max_tries", Integer, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("managed_by", String(16)),  # "campaign": follows the campaign's webhook_url
+    *_stamps(),
+    Index(None, "tenant_id", "campaign_id"),
+)
+"""Webhook subscriptions: a tenant's (campaign_id NULL: all its campaigns) or a campaign's."""
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _pk(),
+    Column("event_id", String(36), nullable=False),
+    Column("tenant_id", Id, nullable=False),  # the subscription's (its cascade covers it)
+    Column(
+        "subscription_id",
+        Id,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("campaign_id", Id),
+    Column("event", String(32), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("tries", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("last_status", Integer),
+    Column("last_error", String(500)),
+    Column("last_tried_at", UTCDateTime()),
+    Column("delivered_at", UTCDateTime()),
+    Column("replays", Integer, nullable=False),
+    *_stamps(),
+    UniqueConstraint("subscription_id", "event_id"),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "subscription_id", "state", "next_attempt_at"),
+)
+"""The webhook outbox: one row per event and subscription, written in the transaction of the
+change that caused the event; the delivery worker leases due rows, tries them, and records
+the result (delivered, a later try, or a dead letter)."""

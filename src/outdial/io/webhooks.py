@@ -1,0 +1,163 @@
+"""The webhook delivery worker: an asyncio loop that leases due deliveries from the outbox,
+POSTs them (signed, with a timestamp and the event id as idempotency key), and records each
+try's result: delivered, a later try after exponential back-off with full jitter, or a dead
+letter. Leases live in the store, so a worker that stops or dies loses nothing: its leases
+run out and any worker takes the deliveries up again (with the same event id)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+import httpx2
+
+from outdial.clock import Clock
+from outdial.domain.webhooks import (
+    Backoff,
+    DeliveryState,
+    after_failure,
+    encode,
+    headers,
+    succeeded,
+)
+from outdial.store import outbox
+from outdial.store.outbox import Claimed, TryResult
+from outdial.store.store import Store
+
+log = logging.getLogger("outdial.webhooks")
+USER_AGENT = "outdial-webhooks/1"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    poll_seconds: float = 0.5  # how often to look for due deliveries when idle
+    lease_seconds: float = 60.0  # a try's lease; must outlast timeout_seconds
+    timeout_seconds: float = 10.0  # per request
+    max_in_flight: int = 256  # requests at once, over all subscriptions
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        open_secret: Callable[[str], str],
+        settings: DeliverySettings | None = None,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.store, self.clock, self.open_secret = store, clock, open_secret
+        self.settings = settings or DeliverySettings()
+        self.worker_id = worker_id or f"webhooks-{uuid.uuid4().hex[:12]}"
+        self.rng = rng or random.Random()
+        self._secrets: dict[str, str] = {}
+        self._flying: dict[int, asyncio.Task[TryResult]] = {}
+        self._done: list[TryResult] = []
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        timeout = httpx2.Timeout(self.settings.timeout_seconds)
+        limits = httpx2.Limits(
+            max_connections=self.settings.max_in_flight,
+            max_keepalive_connections=self.settings.max_in_flight,
+        )
+        async with httpx2.AsyncClient(
+            timeout=timeout, limits=limits, headers={"User-Agent": USER_AGENT}
+        ) as client:
+            try:
+                while not stop.is_set():
+                    await self._cycle(client)
+                    await self._pause(stop)
+            finally:
+                await self._shut_down()
+
+    async def _cycle(self, client: httpx2.AsyncClient) -> None:
+        """Record the finished tries and lease more, in one transaction, then send them."""
+        done, self._done = self._done, []
+        room = self.settings.max_in_flight - len(self._flying)
+        try:
+            claimed = await asyncio.to_thread(self._exchange, done, room)
+        except Exception:
+            log.exception("the webhook outbox could not be read; trying again")
+            self._done = done + self._done
+            return
+        for item in claimed:
+            task = asyncio.create_task(self._try(client, item))
+            self._flying[item.id] = task
+            task.add_done_callback(partial(self._landed, item.id))
+
+    def _exchange(self, done: list[TryResult], room: int) -> list[Claimed]:
+        now = self.clock.now()
+        with self.store.write() as conn:
+            outbox.finish(conn, self.worker_id, done, now)
+            return outbox.claim(conn, self.worker_id, now, self.settings.lease_seconds, room)
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        """Until a try lands (room, and a result to record) or the poll interval passes."""
+        if self._done and len(self._flying) < self.settings.max_in_flight:
+            await asyncio.sleep(0.005)  # let a few more land: one transaction for them all
+            return
+        self._wake.clear()
+        waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        await asyncio.wait(waits, timeout=self.settings.poll_seconds, return_when="FIRST_COMPLETED")
+        for w in waits:
+            w.cancel()
+
+    def _landed(self, delivery_id: int, task: asyncio.Task[TryResult]) -> None:
+        self._flying.pop(delivery_id, None)
+        if not task.cancelled():
+            self._done.append(task.result())
+        self._wake.set()
+
+    async def _try(self, client: httpx2.AsyncClient, item: Claimed) -> TryResult:
+        body = encode(item.payload)
+        now = self.clock.now()
+        sent = headers(item.event_id, item.event, self._secret(item), int(now.timestamp()), body)
+        try:
+            response = await client.post(item.url, content=body, headers=sent)
+        except httpx2.HTTPError as exc:
+            return self._failed(item, None, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bad URL the client refuses: the try failed, not the worker
+            return self._failed(item, None, f"{type(exc).__name__}: {exc}")
+        if succeeded(response.status_code):
+            return TryResult(item.id, DeliveryState.DELIVERED, response.status_code, None, None)
+        return self._failed(item, response.status_code, f"HTTP {response.status_code}")
+
+    def _failed(self, item: Claimed, status: int | None, error: str) -> TryResult:
+        state = after_failure(item.tries, item.max_tries)
+        later = None
+        if state is DeliveryState.PENDING:
+            wait = self.settings.backoff.delay(item.tries, self.rng.uniform)
+            later = self.clock.now() + timedelta(seconds=wait)
+        return TryResult(item.id, state, status, error, later)
+
+    def _secret(self, item: Claimed) -> str:
+        sealed = item.secret_encrypted
+        if sealed not in self._secrets:
+            self._secrets[sealed] = self.open_secret(sealed)
+        return self._secrets[sealed]
+
+    async def _shut_down(self) -> None:
+        """Stop: the tries under way are abandoned (their leases given back, the try
+        unspent); the results already in are recorded."""
+        abandoned = list(self._flying)
+        tasks = list(self._flying.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        done, self._done = self._done, []
+        await asyncio.to_thread(self._give_back, done, abandoned)
+
+    def _give_back(self, done: list[TryResult], abandoned: list[int]) -> None:
+        now = self.clock.now()
+        recorded = {r.id for r in done}
+        with self.store.write() as conn:
+            outbox.finish(conn, self.worker_id, done, now)
+            outbox.release(conn, self.worker_id, [i for i in abandoned if i not in recorded], now)

@@ -1,0 +1,165 @@
+"""Webhook subscriptions (a tenant's, or one campaign's), their deliveries and the replay of
+dead letters. The events themselves go into the outbox where they happen (store/outbox.py);
+io/webhooks.py delivers them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, and_, func, select
+
+from outdial.clock import Clock
+from outdial.domain.errors import Conflict, NotFound
+from outdial.domain.webhooks import DeliveryState, WebhookEvent, WebhookFormat
+from outdial.services.common import Page, PageRequest, Tenant, parse_choice
+from outdial.services.models import WebhookIn
+from outdial.services.resources import (
+    Hooks,
+    ResourceKind,
+    ResourceService,
+    parse_bool,
+    parse_int,
+)
+from outdial.services.secrets import SecretBox, random_text
+from outdial.store import outbox
+from outdial.store.repo import valid_id
+from outdial.store.schema import campaigns, webhook_deliveries, webhook_subscriptions
+from outdial.store.store import Store
+
+SECRET_LENGTH = 40
+DELIVERY_FILTERS = ("state", "event")
+MANAGED_BY_CAMPAIGN = "campaign"
+d = webhook_deliveries
+
+
+class WebhookHooks(Hooks):
+    def __init__(self, box: SecretBox):
+        self.box = box
+
+    def values(
+        self, tenant: Tenant, data: Any, current: dict[str, Any] | None, now: datetime
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if data.secret is not None:
+            values["secret_encrypted"] = self.box.seal(data.secret)
+        if current is None:
+            values |= {"format": WebhookFormat.OUTDIAL.value, "managed_by": None}
+        return values
+
+    def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "secret_encrypted"} for r in rows]
+
+    def check_update(self, current: dict[str, Any]) -> None:
+        _not_managed(current)
+
+    def check_delete(self, conn: Connection, row: dict[str, Any]) -> None:
+        _not_managed(row)
+
+
+def _not_managed(row: dict[str, Any]) -> None:
+    if row["managed_by"] == MANAGED_BY_CAMPAIGN:
+        raise Conflict(
+            f"webhook {row['id']} follows campaign {row['campaign_id']}'s webhook_url; "
+            "change or clear it on the campaign"
+        )
+
+
+def webhook_kind(box: SecretBox) -> ResourceKind:
+    return ResourceKind(
+        label="webhook",
+        table=webhook_subscriptions,
+        model=WebhookIn,
+        refs={"campaign_id": campaigns},
+        filters={
+            "campaign_id": lambda v: (
+                webhook_subscriptions.c.campaign_id == parse_int("campaign_id", v)
+            ),
+            "enabled": lambda v: webhook_subscriptions.c.enabled.is_(parse_bool("enabled", v)),
+        },
+        hooks=WebhookHooks(box),
+    )
+
+
+WEBHOOK_FILTERS = ("campaign_id", "enabled")
+
+
+class WebhookService(ResourceService):
+    def __init__(self, store: Store, clock: Clock, box: SecretBox):
+        super().__init__(store, clock, webhook_kind(box))
+        self.box = box
+
+    def create(
+        self, tenant: Tenant, data: BaseModel, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Subscribe; the reply carries the signing secret (the one given, or a new one)."""
+        assert isinstance(data, WebhookIn)
+        secret = data.secret or random_text(SECRET_LENGTH)
+        row = super().create(tenant, data.model_copy(update={"secret": secret}), extra)
+        return {**row, "secret": secret}
+
+    def rotate_secret(self, tenant: Tenant, webhook_id: int) -> dict[str, Any]:
+        """A new generated secret, in force for the next try of every delivery."""
+        secret = random_text(SECRET_LENGTH)
+        row = self.update(tenant, webhook_id, {"secret": secret})
+        return {**row, "secret": secret}
+
+    # --- deliveries -------------------------------------------------------------------------
+
+    def deliveries(
+        self, tenant: Tenant, webhook_id: int, page: PageRequest, filters: Mapping[str, str]
+    ) -> Page:
+        where = [d.c.subscription_id == webhook_id, *_delivery_filters(filters)]
+        with self.store.read() as conn:
+            self.get_in(conn, tenant, webhook_id)
+            total = conn.scalar(select(func.count()).select_from(d).where(*where)) or 0
+            query = select(d).where(*where).order_by(d.c.id.desc())
+            rows = conn.execute(query.offset(page.offset).limit(page.page_size))
+            return Page([dict(r._mapping) for r in rows], total, page.page, page.page_size)
+
+    def delivery(self, tenant: Tenant, webhook_id: int, delivery_id: int) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return self._delivery(conn, tenant, webhook_id, delivery_id)
+
+    def replay(self, tenant: Tenant, webhook_id: int, delivery_id: int) -> dict[str, Any]:
+        """A dead letter due again now, its tries back to zero (same event id: receivers
+        that saw it already recognise it). 409 for a delivery that is not dead."""
+        with self.store.write() as conn:
+            row = self._delivery(conn, tenant, webhook_id, delivery_id)
+            if row["state"] != DeliveryState.DEAD.value:
+                raise Conflict(
+                    f"delivery {delivery_id} is {row['state']}; only dead letters are replayed",
+                    state=row["state"],
+                )
+            outbox.replay(conn, d.c.id == delivery_id, self.clock.now())
+            return self._delivery(conn, tenant, webhook_id, delivery_id)
+
+    def replay_dead(self, tenant: Tenant, webhook_id: int) -> dict[str, int]:
+        """Every dead letter of the subscription due again now."""
+        with self.store.write() as conn:
+            self.get_in(conn, tenant, webhook_id)
+            count = outbox.replay(conn, d.c.subscription_id == webhook_id, self.clock.now())
+        return {"replayed": count}
+
+    def _delivery(
+        self, conn: Connection, tenant: Tenant, webhook_id: int, delivery_id: int
+    ) -> dict[str, Any]:
+        self.get_in(conn, tenant, webhook_id)
+        if not valid_id(delivery_id):
+            raise NotFound(f"delivery {delivery_id} not found")
+        query = select(d).where(and_(d.c.id == delivery_id, d.c.subscription_id == webhook_id))
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return dict(row._mapping)
+
+
+def _delivery_filters(filters: Mapping[str, str]) -> list[Any]:
+    where = []
+    if "state" in filters:
+        where.append(d.c.state == parse_choice("state", filters["state"], DeliveryState))
+    if "event" in filters:
+        where.append(d.c.event == parse_choice("event", filters["event"], WebhookEvent))
+    return where

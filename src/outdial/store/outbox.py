@@ -1,0 +1,331 @@
+"""The webhook outbox's SQL: events fanned out to their subscriptions inside the transaction
+that caused them, due deliveries leased by a worker (within each subscription's concurrency
+limit), results recorded, leases given back, dead letters replayed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+
+from outdial.domain.webhooks import (
+    WEBHOOK_EVENTS,
+    DeliveryState,
+    WebhookEvent,
+    WebhookFormat,
+    wanted,
+)
+from outdial.domain.yunfu_notify import call_notification
+from outdial.store.schema import (
+    campaigns,
+    contacts,
+    tenants,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
+
+d = webhook_deliveries
+s = webhook_subscriptions
+PENDING = DeliveryState.PENDING.value
+CONTACT_EVENTS = (WebhookEvent.ATTEMPT_ENDED.value, WebhookEvent.CONTACT_COMPLETED.value)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    events: list[str]
+    outcomes: list[str] | None
+    format: str
+
+
+def subscribers(conn: Connection, tenant_id: int, campaign_id: int) -> list[Subscriber]:
+    """The enabled subscriptions that hear a campaign's events: the tenant's and its own."""
+    query = select(s.c.id, s.c.events, s.c.outcomes, s.c.format).where(
+        s.c.tenant_id == tenant_id,
+        s.c.enabled.is_(True),
+        or_(s.c.campaign_id.is_(None), s.c.campaign_id == campaign_id),
+    )
+    return [Subscriber(r.id, r.events, r.outcomes, r.format) for r in conn.execute(query)]
+
+
+def publish(
+    conn: Connection,
+    tenant_id: int,
+    campaign_id: int,
+    kind: str,
+    data: dict[str, Any],
+    now: datetime,
+    audience: Sequence[Subscriber] | None = None,
+) -> int:
+    """Put an event in the outbox, one delivery per subscription that wants it, in the
+    caller's transaction. ``audience``: the subscribers, when the caller looked them up
+    already. Returns the deliveries written."""
+    if kind not in WEBHOOK_EVENTS:
+        return 0
+    if audience is None:
+        audience = subscribers(conn, tenant_id, campaign_id)
+    takers = [sub for sub in audience if wanted(sub.events, sub.outcomes, kind, data)]
+    if not takers:
+        return 0
+    subjects = _subjects(
+        conn, campaign_id, data.get("contact_id") if kind in CONTACT_EVENTS else None
+    )
+    event_id = str(uuid.uuid4())
+    envelope = {
+        "id": event_id,
+        "type": kind,
+        "created_at": now.isoformat(),
+        "tenant_id": tenant_id,
+        "campaign": subjects["campaign"],
+        "data": {**data, **({"contact": subjects["contact"]} if "contact" in subjects else {})},
+    }
+    rows = [
+        {
+            "event_id": event_id,
+            "tenant_id": tenant_id,
+            "subscription_id": sub.id,
+            "campaign_id": campaign_id,
+            "event": kind,
+            "payload": _body(sub.format, envelope, subjects["tenant"]),
+            "state": PENDING,
+            "tries": 0,
+            "next_attempt_at": now,
+            "replays": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for sub in takers
+    ]
+    conn.execute(insert(d), rows)
+    return len(rows)
+
+
+def _body(fmt: str, envelope: dict[str, Any], tenant: dict[str, Any]) -> dict[str, Any]:
+    if fmt == WebhookFormat.YUNFU:
+        return call_notification(envelope, tenant)
+    return envelope
+
+
+def _subjects(conn: Connection, campaign_id: int, contact_id: int | None) -> dict[str, Any]:
+    """What a receiver wants to know of an event's campaign (and contact) beyond the ids."""
+    row = conn.execute(
+        select(
+            campaigns.c.uuid,
+            campaigns.c.name,
+            campaigns.c.external_id,
+            campaigns.c.vendor,
+            tenants.c.uuid.label("tenant_uuid"),
+            tenants.c.name.label("tenant_name"),
+            tenants.c.timezone,
+        )
+        .join(tenants, tenants.c.id == campaigns.c.tenant_id)
+        .where(campaigns.c.id == campaign_id)
+    ).one()
+    out: dict[str, Any] = {
+        "campaign": {
+            "id": campaign_id,
+            "uuid": row.uuid,
+            "name": row.name,
+            "external_id": row.external_id,
+        },
+        "tenant": {"uuid": row.tenant_uuid, "name": row.tenant_name, "timezone": row.timezone},
+    }
+    if contact_id is not None:
+        contact = conn.execute(
+            select(
+                contacts.c.id,
+                contacts.c.uuid,
+                contacts.c.external_id,
+                contacts.c.name,
+                contacts.c.pass_through,
+                contacts.c.primary_number,
+            ).where(contacts.c.id == contact_id)
+        ).one_or_none()
+        if contact is not None:
+            out["contact"] = dict(contact._mapping)
+    return out
+
+
+# --- the delivery worker's side ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased for one try."""
+
+    id: int
+    event_id: str
+    event: str
+    payload: dict[str, Any]
+    tries: int  # counting this one
+    subscription_id: int
+    url: str
+    secret_encrypted: str
+    max_tries: int
+
+
+@dataclass(frozen=True)
+class TryResult:
+    id: int
+    state: DeliveryState
+    status: int | None
+    error: str | None
+    next_attempt_at: datetime | None  # a later try (pending)
+
+
+SUBSCRIPTIONS_PER_CLAIM = 50
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        d.c.state == PENDING,
+        d.c.next_attempt_at <= now,
+        or_(d.c.lease_expires_at.is_(None), d.c.lease_expires_at < now),
+    )
+
+
+def claim(
+    conn: Connection, owner: str, now: datetime, lease_seconds: float, limit: int
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries for ``owner``, never more at once per
+    subscription than its ``max_concurrency`` (counting every worker's live leases). Each
+    claim counts as a try (a worker that dies mid-try has spent it)."""
+    if limit <= 0:
+        return []
+    due = _due(now)
+    sub_ids = list(
+        conn.scalars(
+            select(d.c.subscription_id).where(due).distinct().limit(SUBSCRIPTIONS_PER_CLAIM)
+        )
+    )
+    out: list[Claimed] = []
+    for sub_id in sub_ids:
+        if len(out) >= limit:
+            break
+        out += _claim_for(conn, sub_id, owner, now, lease_seconds, limit - len(out))
+    return out
+
+
+def _claim_for(
+    conn: Connection, sub_id: int, owner: str, now: datetime, lease_seconds: float, limit: int
+) -> list[Claimed]:
+    sub = conn.execute(
+        select(s.c.url, s.c.secret_encrypted, s.c.max_concurrency, s.c.max_tries, s.c.enabled)
+        .where(s.c.id == sub_id)
+        .with_for_update()  # claimers of one subscription take turns: its limit holds
+    ).one_or_none()
+    if sub is None or not sub.enabled:
+        return []
+    busy = conn.scalar(
+        select(func.count()).where(
+            d.c.subscription_id == sub_id, d.c.state == PENDING, d.c.lease_expires_at >= now
+        )
+    )
+    room = min(sub.max_concurrency - int(busy or 0), limit)
+    if room <= 0:
+        return []
+    ids = (
+        select(d.c.id)
+        .where(d.c.subscription_id == sub_id, _due(now))
+        .order_by(d.c.next_attempt_at, d.c.id)
+        .limit(room)
+        .with_for_update(skip_locked=True)
+    )
+    rows = conn.execute(
+        update(d)
+        .where(d.c.id.in_(ids.scalar_subquery()))
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            tries=d.c.tries + 1,
+            last_tried_at=now,
+            updated_at=now,
+        )
+        .returning(d.c.id, d.c.event_id, d.c.event, d.c.payload, d.c.tries)
+    ).all()
+    return [
+        Claimed(
+            r.id,
+            r.event_id,
+            r.event,
+            r.payload,
+            r.tries,
+            sub_id,
+            sub.url,
+            sub.secret_encrypted,
+            sub.max_tries,
+        )
+        for r in sorted(rows, key=lambda r: r.id)
+    ]
+
+
+_FINISH = (
+    update(d)
+    .where(d.c.id == bindparam("b_id"), d.c.lease_owner == bindparam("b_owner"))
+    .values(
+        state=bindparam("b_state"),
+        last_status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=func.coalesce(
+            bindparam("b_next", type_=d.c.next_attempt_at.type), d.c.next_attempt_at
+        ),
+        delivered_at=bindparam("b_delivered", type_=d.c.delivered_at.type),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("b_now", type_=d.c.updated_at.type),
+    )
+)
+
+
+def finish(conn: Connection, owner: str, results: Sequence[TryResult], now: datetime) -> None:
+    """Record tries' results (those whose lease ``owner`` still holds)."""
+    if not results:
+        return
+    conn.execute(
+        _FINISH,
+        [
+            {
+                "b_id": r.id,
+                "b_owner": owner,
+                "b_state": r.state.value,
+                "b_status": r.status,
+                "b_error": None if r.error is None else r.error[:500],
+                "b_next": r.next_attempt_at,
+                "b_delivered": now if r.state is DeliveryState.DELIVERED else None,
+                "b_now": now,
+            }
+            for r in results
+        ],
+    )
+
+
+def release(conn: Connection, owner: str, ids: Sequence[int], now: datetime) -> int:
+    """Give back leases of tries not made (a worker stopping): due again, the try unspent."""
+    if not ids:
+        return 0
+    return conn.execute(
+        update(d)
+        .where(d.c.id.in_(list(ids)), d.c.lease_owner == owner, d.c.state == PENDING)
+        .values(lease_owner=None, lease_expires_at=None, tries=d.c.tries - 1, updated_at=now)
+    ).rowcount
+
+
+def replay(conn: Connection, where: Any, now: datetime) -> int:
+    """Dead letters (those ``where`` selects) due again, with their tries back to zero."""
+    return conn.execute(
+        update(d)
+        .where(where, d.c.state == DeliveryState.DEAD.value)
+        .values(
+            state=PENDING,
+            tries=0,
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            replays=d.c.replays + 1,
+            updated_at=now,
+        )
+    ).rowcount
