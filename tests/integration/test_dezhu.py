@@ -212,6 +212,65 @@ def test_ids_typed_as_numbers_and_switches_as_booleans_are_accepted(dz: Dezhu) -
     ok(dz.client.post("/create", body))
 
 
+def test_a_java_client_sending_every_field_with_nulls_is_accepted(dz: Dezhu) -> None:
+    """A DTO serialised with its unset fields as null, and fields of a newer version."""
+    body = dz.task_body(
+        taskDesc=None,
+        sendNumberStrategy=1,
+        multiplyPower=None,
+        abandonmentRate=3,
+        taskAgents=None,
+        newerField={"x": 1},
+    )
+    body["outboundPhoneGroups"] = [
+        {
+            "name": "本人",
+            "identify": "default",
+            "autoOutboundSwitch": 0,
+            "autoOutboundInterval": None,
+            "autoOutboundTimes": None,
+        }
+    ]
+    body["outBoundCustomers"] = [
+        {
+            "name": "客户",
+            "desc": None,
+            "externalCustomerId": "c-1",
+            "externalData": None,
+            "phoneGroupVoList": [
+                {
+                    "phoneGroupIdentify": "default",
+                    "relations": [
+                        {"mobile": 13900000009, "relation": None},
+                        {"mobile": "13900000010", "relation": None},
+                    ],
+                }
+            ],
+        }
+    ]
+    task_id = ok(dz.client.post("/create", body))
+    [contact] = contacts_of(dz, task_id)
+    assert contact["description"] == "" and contact["pass_through"] == ""
+    assert [p["relation"] for p in contact["phones"]] == ["本人", ""]
+    [task] = dz.page()["list"]
+    assert task["taskDesc"] == "" and task["multiplyPower"] == 1
+    assert task["outboundPhoneGroups"][0]["autoOutboundSwitch"] == 0
+
+
+def test_concurrent_creates_of_one_name_make_one_task(dz: Dezhu) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(i: int) -> dict[str, Any]:
+        body = dz.task_body(taskName="并发任务", outBoundCustomers=customers(1, start=10 + i))
+        return dict(dz.client.post("/create", body).json())
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(create, range(4)))
+    assert sorted(a["code"] for a in answers) == ["10000", "29002", "29002", "29002"]
+    assert all("taskName" in a["message"] for a in answers if a["code"] == "29002")
+    assert len(dz.native_campaigns()) == 1
+
+
 def test_a_task_name_is_unique_per_tenant(
     server: Server, dz: Dezhu, new_tenant: Callable[..., Api]
 ) -> None:
