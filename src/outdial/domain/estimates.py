@@ -12,9 +12,9 @@ import bisect
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from outdial.domain.pacing import AbandonCounts, Estimates, RingProfile
+from outdial.domain.pacing import AbandonCounts, Estimates, RingProfile, evolve
 
 DIAL_MEMORY = 400  # resolved dials behind p̂
 TIME_MEMORY = 200  # answer delays, talks and wraps behind their estimates
@@ -50,6 +50,8 @@ class Observer:
     _sorted_rings: list[float] = field(default_factory=list)  # ``rings``' seconds, in order
     _sorted_live_rings: list[float] = field(default_factory=list)  # those answered live
     _cached: Estimates | None = None
+    _window: AbandonCounts = field(default_factory=AbandonCounts)  # the last counts handed out
+    _campaign: AbandonCounts = field(default_factory=AbandonCounts)  # (while they hold)
 
     def dial_resolved(self, live: bool, delay: float | None = None) -> None:
         """A dial stopped ringing ``delay`` s after its launch (when known): answered live, or
@@ -103,14 +105,20 @@ class Observer:
         self._cached = None
 
     def campaign(self) -> AbandonCounts:
-        return AbandonCounts(self.abandons, self.live_answers)
+        last = self._campaign
+        if last.abandons != self.abandons or last.live_answers != self.live_answers:
+            self._campaign = AbandonCounts(self.abandons, self.live_answers)
+        return self._campaign
 
     def window(self, now: float) -> AbandonCounts:
         start = now - self.window_seconds
         while self.recent and self.recent[0][0] < start:
             _, abandoned = self.recent.popleft()
             self.recent_abandons -= abandoned
-        return AbandonCounts(self.recent_abandons, len(self.recent))
+        last = self._window
+        if last.abandons != self.recent_abandons or last.live_answers != len(self.recent):
+            self._window = AbandonCounts(self.recent_abandons, len(self.recent))
+        return self._window  # the same counts as at the last decision: the same value
 
     def estimates(self, ongoing: Sequence[float] = ()) -> Estimates:
         """What has been learnt, given the elapsed seconds of the talks in progress.
@@ -127,7 +135,7 @@ class Observer:
         if self.talks_ended >= 2:
             on_test = (self.talk_seconds + sum(ongoing)) / self.talks_ended
             if on_test > est.talk_mean:
-                return replace(est, talk_mean=on_test)
+                return evolve(est, talk_mean=on_test)
         return est
 
     def _median_delay(self) -> float:

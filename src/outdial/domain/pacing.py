@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import NormalDist
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 EPSILON = 1e-9
 TAIL = 1e-12  # a distribution's upper tail below this is folded into its last value
 UNIT_NORMAL = NormalDist()
@@ -154,6 +156,14 @@ def randomised_round(x: float, u: float) -> int:
 
 def round_half_up(x: float) -> int:
     return math.floor(x + 0.5 + EPSILON)
+
+
+def evolve(value: T, **changes: Any) -> T:
+    """``dataclasses.replace`` for the value objects rebuilt at every decision (a state with
+    its estimates, the settings with the drifted λ₀), without replace's per-field checks: the
+    pacing benchmark makes millions of them. Only for dataclasses whose fields are all in
+    ``__init__``."""
+    return type(value)(**(vars(value) | changes))
 
 
 # --- Robot modes ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from outdial.domain import pacing
 from outdial.domain.estimates import Observer
@@ -101,7 +101,7 @@ class Pacer:
         window = obs.window(now)  # slides the rolling hour whatever the law
         state = observed  # the fixed laws look at the team and the calls only
         if self.law == "predictive":
-            state = replace(
+            state = pacing.evolve(
                 observed,
                 estimates=obs.estimates(observed.talking),
                 campaign=obs.campaign(),
@@ -126,7 +126,7 @@ class Pacer:
         seen, self._seen = self._seen, now
         if seen is not None and state.estimates.live_answers >= self.settings.min_live_answers:
             risk = pacing.rebased(self.settings, state, now - seen)
-            self.settings = replace(self.settings, risk=risk)
+            self.settings = pacing.evolve(self.settings, risk=risk)
 
     def dialed(self, now: float, count: int) -> None:
         """How many of the decided calls were actually launched (contacts may run out)."""
