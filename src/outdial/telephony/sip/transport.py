@@ -12,7 +12,6 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any, cast
 
 from outdial.telephony.sip.dialog import Local
 from outdial.telephony.sip.message import Message, SipParseError, frame_length, parse
@@ -22,6 +21,8 @@ log = logging.getLogger("outdial.sip")
 OnMessage = Callable[[Message], None]
 OnLost = Callable[[str], None]
 CONNECT_TIMEOUT = 5.0
+READ_BATCH = 10_000  # datagrams read per wake-up at most
+SOCKET_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it at net.core.[rw]mem_max
 
 
 class TransportError(Exception):
@@ -47,61 +48,80 @@ def route_address(peer: tuple[str, int]) -> str:
         return str(probe.getsockname()[0])
 
 
-class UdpTransport(asyncio.DatagramProtocol):
-    def __init__(self, on_message: OnMessage):
-        self.on_message = on_message
-        self.transport: asyncio.DatagramTransport | None = None
-        self.peer: tuple[str, int] = ("", 0)
+class UdpTransport:
+    """A non-blocking UDP socket on the loop's selector. Each wake-up reads every datagram
+    waiting (up to ``READ_BATCH``), so after the loop was busy the responses that came in are
+    handled before the timers that fell due meanwhile (a ring timeout must not CANCEL a call
+    whose 200 OK is already in the socket buffer)."""
+
+    def __init__(self, on_message: OnMessage, sock: socket.socket, peer: tuple[str, int]):
+        self.on_message, self.sock, self.peer = on_message, sock, peer
         self.local = Local("", 0, "UDP")
-        self.dropped = 0
+        self.dropped = 0  # unparseable datagrams
+        self.send_failures = 0  # datagrams the kernel would not take (retransmission covers)
+        self._open = True
 
     @classmethod
     async def open(
         cls, on_message: OnMessage, peer: tuple[str, int], host: str = "", port: int = 0
     ) -> UdpTransport:
-        loop = asyncio.get_running_loop()
         advertised = host or route_address(peer)
-        bind = host or ("::" if ":" in peer[0] else "0.0.0.0")
+        family = socket.AF_INET6 if ":" in peer[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            _, protocol = await loop.create_datagram_endpoint(
-                lambda: cls(on_message), local_addr=(bind, port)
-            )
+            sock.setblocking(False)
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):  # bursts of many datagrams
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+            sock.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
         except OSError as exc:
-            raise TransportError(f"cannot bind UDP {bind}:{port}: {exc}") from exc
-        assert protocol.transport is not None
-        protocol.peer = peer
-        protocol.local = Local(advertised, protocol.transport.get_extra_info("sockname")[1])
-        return protocol
+            sock.close()
+            raise TransportError(f"cannot bind UDP {host or '*'}:{port}: {exc}") from exc
+        self = cls(on_message, sock, peer)
+        self.local = Local(advertised, int(sock.getsockname()[1]))
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+        return self
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # 3.11's selector datagram transport is not a DatagramTransport subclass: no isinstance
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    def _readable(self) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                data = self.sock.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP port unreachable and the like: Timer B will tell
+                log.debug("sip: udp error: %s", exc)
+                continue
+            self._received(data)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
+    def _received(self, data: bytes) -> None:
         if not data.strip():
             return  # a keep-alive
         try:
             message = parse(data)
         except SipParseError as exc:
             self.dropped += 1
-            log.debug("sip: dropped a datagram from %s: %s", addr, exc)
+            log.debug("sip: dropped a datagram: %s", exc)
             return
         self.on_message(message)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("sip: udp error: %s", exc)  # ICMP unreachable: Timer B will tell
-
     def send(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(data, self.peer)
+        if not self._open:
+            return
+        try:
+            self.sock.sendto(data, self.peer)
+        except OSError as exc:
+            self.send_failures += 1
+            log.debug("sip: udp send: %s", exc)
 
     @property
     def alive(self) -> bool:
-        return self.transport is not None and not self.transport.is_closing()
+        return self._open
 
     async def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        if self._open:
+            self._open = False
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
 
 
 class TcpTransport:
