@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from outdial.domain.campaign_state import LifecycleAction
+from outdial.domain.contact_actions import ContactAction
 from outdial.domain.outcomes import Outcome
 from outdial.engine.worker import EngineSettings, Worker
 from outdial.sim.loop import LoopClock, VirtualEventLoop
@@ -312,4 +313,37 @@ def test_two_runners_on_one_campaign_never_double_dial(make_rig: RigFactory) -> 
     assert peak(spans(made)) <= 4
     one_call_at_a_time(made)
     assert rig.campaign_row(cid)["state"] == "completed"
+    rig.audited(cid)
+
+
+def test_held_contacts_wait_and_a_resumed_one_reopens_the_campaign(make_rig: RigFactory) -> None:
+    """A contact suspended on its own (Alibaba's SuspendJobs) is not dialed; the campaign
+    completes without it; resuming it reopens the campaign and it is dialed."""
+    rig = make_rig()
+    cid = rig.campaign(people(4, "+86130"), max_concurrency=2)
+    held = [c["id"] for c in rig.contacts(cid)][:2]
+    rig.services.contacts.move(rig.tenant, held, ContactAction.SUSPEND)
+    model = callees(Outcome.ANSWERED, {}, talk=30)
+    rig.run(cid, model, LIVE)
+    assert rig.campaign_row(cid)["state"] == "completed"
+    dialed = {a["contact_id"] for a in rig.attempts(cid)}
+    assert dialed.isdisjoint(held) and len(dialed) == 2
+    rig.services.contacts.move(rig.tenant, held[:1], ContactAction.RESUME)
+    assert rig.campaign_row(cid)["state"] == "running"
+    rig.run(cid, model, LIVE)
+    states = {c["id"]: c["state"] for c in rig.contacts(cid)}
+    assert states[held[0]] == "succeeded" and states[held[1]] == "paused"
+    rig.audited(cid)
+
+
+def test_a_cancelled_campaign_ends_its_held_contacts(make_rig: RigFactory) -> None:
+    rig = make_rig()
+    cid = rig.campaign(people(3, "+86130"), max_concurrency=1)
+    held = [c["id"] for c in rig.contacts(cid)][-1]
+    rig.services.contacts.move(rig.tenant, [held], ContactAction.SUSPEND)
+    rig.at(T0 + timedelta(minutes=1), lambda: rig.act(cid, LifecycleAction.CANCEL))
+    rig.run(cid, callees(Outcome.ANSWERED, {}, talk=600), LIVE)
+    states = {c["id"]: (c["state"], c["reason"]) for c in rig.contacts(cid)}
+    assert rig.campaign_row(cid)["state"] == "cancelled"
+    assert states[held] == ("cancelled", "campaign_cancelled")
     rig.audited(cid)

@@ -305,10 +305,11 @@ class Ledger:
     def finish_pending(
         self, campaign_id: int, state: ContactState, reason: str, now: datetime
     ) -> int:
-        """End every pending contact (campaign cancelled or out of time); each one's
-        contact.completed goes to the subscriptions that want it."""
+        """End every pending or held (paused) contact (campaign cancelled or out of time);
+        each one's contact.completed goes to the subscriptions that want it."""
         pending = and_(
-            contacts.c.campaign_id == campaign_id, contacts.c.state == ContactState.PENDING.value
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state.in_([ContactState.PENDING.value, ContactState.PAUSED.value]),
         )
         with self.store.write() as conn:
             tenant_id = campaign_tenant(conn, campaign_id)
