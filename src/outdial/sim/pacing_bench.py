@@ -374,11 +374,17 @@ def run_matrix(
     the cells done so far, in table order, after each one."""
     cells = all_cells(plan)
     done: dict[Cell, list[dict[str, Any]]] = {}
-    for cell in sorted(cells, key=lambda c: c.agents * plan.replications[c.agents]):
+    for cell in sorted(cells, key=lambda c: cell_cost(c, plan)):
         done[cell] = run_cell(cell, plan, run, note)
         if finished is not None:
             finished([row for c in cells if c in done for row in done[c]])
     return [row for cell in cells for row in done[cell]]
+
+
+def cell_cost(cell: Cell, plan: Plan) -> float:
+    """A cell's rough cost: its replications, each about (agents + 30) units (a small team's
+    run is mostly the 0.5-s decision ticks)."""
+    return plan.replications[cell.agents] * (cell.agents + 30.0)
 
 
 def run_cell(
