@@ -9,12 +9,16 @@ from outdial.sim.callcentre import Cell
 from outdial.sim.pacing_bench import (
     Job,
     Plan,
+    all_cells,
+    cell_cost,
     checks,
     pacer_for,
     pooled_runner,
     run_job,
+    run_matrix,
     tune_ratios,
 )
+from outdial.sim.pacing_report import markdown, scenarios
 
 TINY = Plan(True, {5: 2, 20: 1}, 0.3, 2)
 SMALL = Cell("core N=5 p=0.35", 5, 0.35, hours=0.3, warmup_hours=0.05)
@@ -111,3 +115,45 @@ def test_the_peer_margin_is_checked_at_20_agents_and_not_against_the_markov_opti
     assert found["MDP markov N=20 p=0.35"] is True  # within a point of the optimum
     assert "beats tuned ratio by 2 points markov N=20 p=0.35" not in found
     assert found["gate core N=20 p=0.35"] and found["rolling hour markov N=20 p=0.35"]
+
+
+def test_the_matrix_runs_a_cell_at_a_time_and_hands_out_whole_cells_in_table_order() -> None:
+    plan = Plan(True, {5: 2, 20: 1, 100: 1}, 0.3, 2)
+    batches: list[set[str]] = []
+
+    def run(jobs: list[Job]) -> list[dict[str, Any]]:
+        batches.append({j.cell.name for j in jobs})
+        if any(j.policy == "mdp-optimum" for j in jobs):
+            assert jobs[-1].policy == "mdp-optimum"
+        fake = dict.fromkeys(("occupancy", "abandonment", "hourly_p95", "hourly_max"), 0.01)
+        measures = {
+            **fake,
+            **dict.fromkeys(("talk_minutes_per_agent_hour", "connects_per_agent_hour"), 1.0),
+            **dict.fromkeys(("dials_per_agent_hour", "wait_between_calls", "customer_wait"), 1.0),
+            "recovery_minutes": None,
+            "series": [(0.9, 0.01)],
+        }
+        return [
+            {"scenario": j.cell.name, "policy": j.policy, "occupancy": 0.9}
+            if j.policy == "mdp-optimum"
+            else dict(measures)
+            for j in jobs
+        ]
+
+    seen: list[list[str]] = []
+    rows = run_matrix(plan, run, lambda _: None, lambda done: seen.append(scenarios(done)))
+    cells = [c.name for c in all_cells(plan)]
+    assert all(len(batch) == 1 for batch in batches)  # never two cells in one batch
+    assert scenarios(rows) == cells and len(seen) == len(cells)
+    order = [c.name for c in sorted(all_cells(plan), key=lambda c: cell_cost(c, plan))]
+    assert order[-1] == "markov N=100 p=0.35"  # the dearest last, ties in table order
+    for k, done in enumerate(seen, 1):
+        assert set(done) == set(order[:k]) and done == [c for c in cells if c in done]
+
+
+def test_a_partial_matrix_says_so_in_its_markdown() -> None:
+    plan = Plan.make(quick=False)
+    rows = [{**row("robust N=20 p=0.35", 20, "predictive", 0.9), "series": []}]
+    partial = markdown(rows, [], plan, "outdial bench pacing", complete=False)
+    assert "**Partial run: 1 of 16 cells finished**" in partial
+    assert "Partial" not in markdown(rows, [], plan, "outdial bench pacing")
