@@ -6,6 +6,7 @@ changed. Through a real server on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -395,3 +396,46 @@ def test_query_jobs_across_groups(inst: Instance) -> None:
     assert "PhoneNumber" in alibaba_error(bad_phone, 400, "InvalidParameter")["Message"]
     backwards = inst.call("QueryJobs", **page, StartTime=2_000_000, EndTime=1_000_000)
     assert "EndTime" in alibaba_error(backwards, 400, "InvalidParameter")["Message"]
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"])
+def test_assign_jobs_async_as_the_sdk_sends_it_in_a_form_body(
+    inst: Instance, algorithm: str | None
+) -> None:
+    group = new_group(inst)
+    client = inst.tea(algorithm)
+    started = client.assign_jobs_async(
+        ob.AssignJobsAsyncRequest(
+            instance_id=inst.instance_id, job_group_id=group["JobGroupId"],
+            jobs_json=[job("13800000011", "x1"), job("13800000012", "x2")],
+            calling_number=["95187"],
+        )
+    )  # fmt: skip
+    task_id = started.body.async_task_id
+    result = client.get_assign_jobs_async_result(
+        ob.GetAssignJobsAsyncResultRequest(async_task_id=task_id)
+    ).body
+    assert result.valid is True and result.timeout is False
+    assert result.job_group_id == group["JobGroupId"]
+    assert result.jobs_id == [c["uuid"] for c in contacts_of(inst, group["JobGroupId"])]
+    forged = task_id[:-4] + "AAAA"
+    alibaba_error(inst.call("GetAssignJobsAsyncResult", AsyncTaskId=forged), 404,
+                  "NotExist.AsyncTask")  # fmt: skip
+
+
+def test_an_async_task_is_its_instances_own(
+    inst: Instance, server: Server, new_tenant: Callable[..., Api]
+) -> None:
+    group = new_group(inst)
+    body = inst.call(
+        "AssignJobsAsync", InstanceId=inst.instance_id, JobGroupId=group["JobGroupId"],
+        JobsJson=json.dumps([job("13800000013", "y")]),
+    )  # fmt: skip
+    task_id = body.json()["AsyncTaskId"]
+    other = make_instance(server[0], new_tenant())
+    refused = other.call("GetAssignJobsAsyncResult", AsyncTaskId=task_id)
+    alibaba_error(refused, 404, "NotExist.AsyncTask")
+    bad = inst.call("AssignJobsAsync", InstanceId=inst.instance_id,
+                    JobGroupId=group["JobGroupId"], JobsJson="[]")  # fmt: skip
+    alibaba_error(bad, 400, "MissingParameter")
+    assert len(contacts_of(inst, group["JobGroupId"])) == 1

@@ -43,13 +43,14 @@ class LinkSigner:
         if expires < self.clock.now().timestamp():
             raise Forbidden("this download link has expired; ask for the job again")
 
-    def seal(self, text: str) -> str:
-        """outdial's signature of ``text`` (an upload policy it issued), base64."""
-        digest = hmac.new(self._key, b"upload policy\0" + text.encode(), hashlib.sha256).digest()
-        return base64.b64encode(digest).decode()
+    def seal(self, text: str, purpose: str = "upload policy") -> str:
+        """outdial's signature of ``text`` (an upload policy it issued, a facade's token),
+        base64; ``purpose`` keeps one kind from passing for another."""
+        message = purpose.encode() + b"\0" + text.encode()
+        return base64.b64encode(hmac.new(self._key, message, hashlib.sha256).digest()).decode()
 
-    def sealed(self, text: str, signature: str) -> bool:
-        return hmac.compare_digest(self.seal(text), signature)
+    def sealed(self, text: str, signature: str, purpose: str = "upload policy") -> bool:
+        return hmac.compare_digest(self.seal(text, purpose), signature)
 
     def _mac(self, job_uuid: str, file_name: str, expires: int) -> str:
         message = f"{job_uuid}\n{file_name}\n{expires}".encode()
