@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-import httpx2
+import aiohttp
 
 from outdial.clock import Clock
 from outdial.domain.webhooks import (
@@ -37,7 +37,7 @@ USER_AGENT = "outdial-webhooks/1"
 @dataclass(frozen=True)
 class DeliverySettings:
     poll_seconds: float = 0.5  # how often to look for due deliveries when idle
-    lease_seconds: float = 60.0  # a try's lease; must outlast timeout_seconds
+    lease_seconds: float = 30.0  # a try's lease; must outlast timeout_seconds
     timeout_seconds: float = 10.0  # per request
     max_in_flight: int = 256  # requests at once, over all subscriptions
     backoff: Backoff = field(default_factory=Backoff)
@@ -63,13 +63,10 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        timeout = httpx2.Timeout(self.settings.timeout_seconds)
-        limits = httpx2.Limits(
-            max_connections=self.settings.max_in_flight,
-            max_keepalive_connections=self.settings.max_in_flight,
-        )
-        async with httpx2.AsyncClient(
-            timeout=timeout, limits=limits, headers={"User-Agent": USER_AGENT}
+        connector = aiohttp.TCPConnector(limit=self.settings.max_in_flight, limit_per_host=0)
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT}
         ) as client:
             try:
                 while not stop.is_set():
@@ -78,7 +75,7 @@ class DeliveryWorker:
             finally:
                 await self._shut_down()
 
-    async def _cycle(self, client: httpx2.AsyncClient) -> None:
+    async def _cycle(self, client: aiohttp.ClientSession) -> None:
         """Record the finished tries and lease more, in one transaction, then send them."""
         done, self._done = self._done, []
         room = self.settings.max_in_flight - len(self._flying)
@@ -116,19 +113,23 @@ class DeliveryWorker:
             self._done.append(task.result())
         self._wake.set()
 
-    async def _try(self, client: httpx2.AsyncClient, item: Claimed) -> TryResult:
+    async def _try(self, client: aiohttp.ClientSession, item: Claimed) -> TryResult:
         body = encode(item.payload)
         now = self.clock.now()
         sent = headers(item.event_id, item.event, self._secret(item), int(now.timestamp()), body)
         try:
-            response = await client.post(item.url, content=body, headers=sent)
-        except httpx2.HTTPError as exc:
+            async with client.post(
+                item.url, data=body, headers=sent, allow_redirects=False
+            ) as response:
+                status = response.status
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             return self._failed(item, None, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a bad URL the client refuses: the try failed, not the worker
+        except Exception as exc:  # a URL the client refuses: the try failed, not the worker
             return self._failed(item, None, f"{type(exc).__name__}: {exc}")
-        if succeeded(response.status_code):
-            return TryResult(item.id, DeliveryState.DELIVERED, response.status_code, None, None)
-        return self._failed(item, response.status_code, f"HTTP {response.status_code}")
+        if succeeded(status):
+            return TryResult(item.id, DeliveryState.DELIVERED, status, None, None)
+        return self._failed(item, status, f"HTTP {status}")
 
     def _failed(self, item: Claimed, status: int | None, error: str) -> TryResult:
         state = after_failure(item.tries, item.max_tries)
