@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from outdial.domain.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Backoff,
+    DeliveryState,
     signature,
 )
 from outdial.engine.ledger import record_event
@@ -435,3 +437,25 @@ def test_a_paused_campaign_event_reaches_a_tenant_wide_subscription(
         ]
     assert changes[0]["from"] == "draft" and changes[-1]["to"] == "paused"
     assert changes[-1]["reason"] == "pause"
+
+
+def test_an_endpoint_that_answers_again_has_its_waiting_retries_due_at_once(
+    setup: Setup,
+) -> None:
+    sub = setup.subscribe("http://127.0.0.1:9/", max_tries=10)
+    other = setup.subscribe("http://127.0.0.1:9/other", max_tries=10)
+    setup.publish(3)
+    later = now() + timedelta(hours=1)
+    with setup.services.store.write() as conn:
+        taken = outbox.claim(conn, "w", now(), lease_seconds=30, limit=10)
+        failed = [
+            outbox.TryResult(t.id, t.subscription_id, DeliveryState.PENDING, 503, "HTTP 503", later)
+            for t in taken
+        ]
+        outbox.finish(conn, "w", failed, now())
+    assert all(r["next_attempt_at"] == later for r in setup.rows(sub) + setup.rows(other))
+    moment = now()
+    with setup.services.store.write() as conn:
+        outbox.finish(conn, "w", [], moment, answered=[sub])
+    assert all(r["next_attempt_at"] == moment for r in setup.rows(sub))
+    assert all(r["next_attempt_at"] == later for r in setup.rows(other))

@@ -61,6 +61,7 @@ class DeliveryWorker:
         self._flying: dict[int, asyncio.Task[TryResult]] = {}
         self._done: list[TryResult] = []
         self._wake = asyncio.Event()
+        self._failing: set[int] = set()  # subscriptions whose last try here failed
 
     async def run(self, stop: asyncio.Event) -> None:
         connector = aiohttp.TCPConnector(limit=self.settings.max_in_flight, limit_per_host=0)
@@ -92,8 +93,13 @@ class DeliveryWorker:
 
     def _exchange(self, done: list[TryResult], room: int) -> list[Claimed]:
         now = self.clock.now()
+        answered = {r.subscription_id for r in done if r.state is DeliveryState.DELIVERED}
+        recovered = [s for s in answered if s in self._failing]
+        self._failing = (self._failing - answered) | {
+            r.subscription_id for r in done if r.state is not DeliveryState.DELIVERED
+        }
         with self.store.write() as conn:
-            outbox.finish(conn, self.worker_id, done, now)
+            outbox.finish(conn, self.worker_id, done, now, recovered)
             return outbox.claim(conn, self.worker_id, now, self.settings.lease_seconds, room)
 
     async def _pause(self, stop: asyncio.Event) -> None:
@@ -128,7 +134,9 @@ class DeliveryWorker:
         except Exception as exc:  # a URL the client refuses: the try failed, not the worker
             return self._failed(item, None, f"{type(exc).__name__}: {exc}")
         if succeeded(status):
-            return TryResult(item.id, DeliveryState.DELIVERED, status, None, None)
+            return TryResult(
+                item.id, item.subscription_id, DeliveryState.DELIVERED, status, None, None
+            )
         return self._failed(item, status, f"HTTP {status}")
 
     def _failed(self, item: Claimed, status: int | None, error: str) -> TryResult:
@@ -137,7 +145,7 @@ class DeliveryWorker:
         if state is DeliveryState.PENDING:
             wait = self.settings.backoff.delay(item.tries, self.rng.uniform)
             later = self.clock.now() + timedelta(seconds=wait)
-        return TryResult(item.id, state, status, error, later)
+        return TryResult(item.id, item.subscription_id, state, status, error, later)
 
     def _secret(self, item: Claimed) -> str:
         sealed = item.secret_encrypted

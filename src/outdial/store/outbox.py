@@ -171,6 +171,7 @@ class Claimed:
 @dataclass(frozen=True)
 class TryResult:
     id: int
+    subscription_id: int
     state: DeliveryState
     status: int | None
     error: str | None
@@ -281,8 +282,28 @@ _FINISH = (
 )
 
 
-def finish(conn: Connection, owner: str, results: Sequence[TryResult], now: datetime) -> None:
-    """Record tries' results (those whose lease ``owner`` still holds)."""
+def finish(
+    conn: Connection,
+    owner: str,
+    results: Sequence[TryResult],
+    now: datetime,
+    answered: Sequence[int] = (),
+) -> None:
+    """Record tries' results (those whose lease ``owner`` still holds). ``answered``: the
+    subscriptions whose endpoint took a delivery just now; their deliveries waiting out a
+    back-off are due again at once (the endpoint is back: no need to wait out a long wait)."""
+    if answered:
+        conn.execute(
+            update(d)
+            .where(
+                d.c.subscription_id.in_(list(answered)),
+                d.c.state == PENDING,
+                d.c.tries > 0,
+                d.c.next_attempt_at > now,
+                d.c.lease_expires_at.is_(None),
+            )
+            .values(next_attempt_at=now)
+        )
     if not results:
         return
     conn.execute(
