@@ -54,7 +54,8 @@ def _admin_key(data_dir: Path, env: Mapping[str, str]) -> tuple[str, bool]:
 
 
 def _secret_key(data_dir: Path, env: Mapping[str, str]) -> bytes:
-    """The key that encrypts stored secrets (Alibaba AccessKey secrets); Fernet format."""
+    """The key that encrypts stored secrets (Alibaba AccessKey secrets, SIP line passwords);
+    Fernet format."""
     if env.get("OUTDIAL_SECRET_KEY"):
         return env["OUTDIAL_SECRET_KEY"].encode()
     path = data_dir / SECRET_KEY_FILE
