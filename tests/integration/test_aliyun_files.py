@@ -271,3 +271,15 @@ def test_an_excel_assignment_needs_a_parsing_task(inst: Instance) -> None:
     alibaba_error(inst.call("AssignJobs", **ids), 400, "MissingParameter")
     unknown = inst.call("AssignJobs", **ids, JobDataParsingTaskId="nope")
     alibaba_error(unknown, 404, "NotExist.JobDataParsingTask")
+
+
+def test_an_excel_assignment_checks_its_other_parameters_first(inst: Instance) -> None:
+    task_id = parsed(inst)
+    group = inst.call("CreateJobGroup", **seed_request(inst)).json()["JobGroup"]
+    refused = inst.call(
+        "AssignJobs", InstanceId=inst.instance_id, JobGroupId=group["JobGroupId"],
+        RosterType="excel", JobDataParsingTaskId=task_id, **{"CallingNumber.1": "057100000001"},
+    )  # fmt: skip
+    assert "CallingNumber.1" in alibaba_error(refused, 400, "InvalidParameter")["Message"]
+    imports = inst.api.ok(inst.api.get("/jobs", kind="contact_import"))["items"]
+    assert imports == [] and native_contacts(inst, group["JobGroupId"]) == []

@@ -240,9 +240,9 @@ def import_into(call: Call, campaign: Mapping[str, Any], key: str, path: Path) -
         raise from_outdial(exc) from exc
 
 
-def assign_parsed(call: Call, campaign: Mapping[str, Any]) -> dict[str, Any]:
-    """AssignJobs with ``RosterType=excel``: the file a finished parsing task checked is
-    imported into the group in the background; the jobs appear as it runs."""
+def parsed_file(call: Call) -> tuple[str, Path]:
+    """AssignJobs with ``RosterType=excel``: (JobFilePath, the file) of the finished parsing
+    task ``JobDataParsingTaskId`` names."""
     if not call.params.text("JobDataParsingTaskId"):
         raise missing("JobDataParsingTaskId")
     parsed = parsing_job(call, "JobDataParsingTaskId")
@@ -253,9 +253,7 @@ def assign_parsed(call: Call, campaign: Mapping[str, Any]) -> dict[str, Any]:
     path = call.services.uploads.path_of(key)
     if path is None:
         raise invalid("JobDataParsingTaskId", "the file it parsed is no longer there")
-    import_into(call, campaign, key, path)
-    jobgroups.start_if_ready(call, campaign["id"])
-    return {"JobGroupId": campaign["uuid"], "JobsId": []}
+    return key, path
 
 
 BATCH_RULES = jobgroups.field_rules("BatchJobName", "BatchJobDescription")

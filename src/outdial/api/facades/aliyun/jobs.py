@@ -127,17 +127,15 @@ def assign_jobs(call: Call) -> dict[str, Any]:
     if roster not in ("json", "excel"):
         raise invalid("RosterType", "use json or excel")
     p.boolean("IsAsynchrony")  # checked; outdial assigns JSON rosters at once either way
-    if roster == "excel":
-        return files.assign_parsed(call, campaign)
-    texts = p.strings("JobsJson")
-    if not texts:
-        raise missing("JobsJson.N")
-    if len(texts) > ASSIGN_MAX:
-        raise invalid("JobsJson.N", f"at most {ASSIGN_MAX} jobs a call, got {len(texts)}")
-    rows = [job_contact(n, text) for n, text in enumerate(texts, 1)]
+    source = files.parsed_file(call) if roster == "excel" else None
+    rows = _job_rows(call) if source is None else []
     _check_numbers(call, campaign)
     patch = _strategy_patch(call, campaign)
-    job_ids = append_jobs(call, campaign, rows)
+    job_ids: list[str] = []
+    if source is not None:  # imported in the background: the jobs appear as it runs
+        files.import_into(call, campaign, *source)
+    else:
+        job_ids = append_jobs(call, campaign, rows)
     if patch:
         call.services.campaigns.update(call.tenant, campaign["id"], patch)
     jobgroups.start_if_ready(call, campaign["id"])
@@ -172,6 +170,15 @@ def get_assign_jobs_async_result(call: Call) -> dict[str, Any]:
     rows = call.services.contacts.by_ids(call.tenant, payload["c"])
     return {"JobGroupId": payload["g"], "JobsId": [r["uuid"] for r in rows], "Valid": True,
             "Timeout": False}  # fmt: skip
+
+
+def _job_rows(call: Call) -> list[dict[str, Any]]:
+    texts = call.params.strings("JobsJson")
+    if not texts:
+        raise missing("JobsJson.N")
+    if len(texts) > ASSIGN_MAX:
+        raise invalid("JobsJson.N", f"at most {ASSIGN_MAX} jobs a call, got {len(texts)}")
+    return [job_contact(n, text) for n, text in enumerate(texts, 1)]
 
 
 def append_jobs(call: Call, campaign: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
