@@ -114,3 +114,40 @@ def test_a_signing_client_creates_a_thousand_customers_and_pages_live_statistics
     assert paused["taskProgress"] == f"{100 * c['completed'] / 1000:.2f}%"
     answered = stats["attempts"]["by_outcome"].get("answered", 0)
     assert answered >= c["connected"] > 0
+
+
+def test_a_manual_task_is_worked_by_its_agents_through_preview(dz: Dezhu) -> None:
+    """taskType 2: the customers go to the agents by taskAgents; an agent previews one, dials it
+    (the native preview API), and the page counts the call."""
+    today = date.today()
+    team = dz.api.ok(dz.api.get("/agents"))["items"][:2]
+    body = dz.task_body(
+        taskName="手动外呼",
+        taskType=2,
+        taskExecTimes=None,  # optional on a manual task: all day
+        taskExecStartDate=(today - timedelta(days=1)).isoformat(),
+        taskExecEndDate=(today + timedelta(days=1)).isoformat(),
+        acw=1,
+        taskAgents=[{"agentId": a["id"], "assignNum": 2} for a in team],
+        outboundPhoneGroups=[{"name": "本人", "identify": "default", "autoOutboundSwitch": 0}],
+        outBoundCustomers=customers(4, start=5000),
+    )
+    task_id = ok(dz.client.post("/create", body))
+    ok(dz.client.post("/start", {"taskId": task_id}))
+    first = team[0]["id"]
+    held = dz.api.ok(dz.api.post(f"/agents/{first}/preview/next", {"campaign_id": task_id}))
+    contact = held["contact"]
+    assert contact["assigned_agent_id"] == first
+    dz.api.ok(dz.api.post(f"/agents/{first}/preview/dial", {"contact_id": contact["id"]}), 202)
+    wait_for(lambda: the_manual(dz, task_id)["completedCount"] == 1, "the previewed call")
+    shown = the_manual(dz, task_id)
+    assert (shown["taskType"], shown["taskStatus"], shown["customerAmount"]) == (2, 3, 4)
+    assert shown["taskProgress"] == "25.00%"
+    [made] = dz.api.ok(dz.api.get(f"/campaigns/{task_id}/attempts"))["items"]
+    assert (made["agent_id"], made["contact_id"]) == (first, contact["id"])
+
+
+def the_manual(dz: Dezhu, task_id: int) -> dict[str, Any]:
+    [task] = dz.page(taskType=2)["list"]
+    assert task["taskId"] == task_id
+    return dict(task)
