@@ -439,3 +439,38 @@ def test_an_async_task_is_its_instances_own(
                     JobGroupId=group["JobGroupId"], JobsJson="[]")  # fmt: skip
     alibaba_error(bad, 400, "MissingParameter")
     assert len(contacts_of(inst, group["JobGroupId"])) == 1
+
+
+BAD_READS = [
+    ("DescribeJob", {"JobId": "x", "WithScript": "sometimes"}, 400, "InvalidParameter",
+     "WithScript"),
+    ("ListJobsByGroup", {"JobGroupId": "nope", "PageNumber": 1, "PageSize": 10}, 404,
+     "NotExist.JobGroup", "nope"),
+    ("ListJobsByGroup", {"PageNumber": 1, "PageSize": 10}, 400, "MissingParameter", "JobGroupId"),
+    ("QueryJobs", {"PageNumber": 0, "PageSize": 10}, 400, "InvalidParameter", "PageNumber"),
+    ("QueryJobs", {"PageNumber": 1, "PageSize": 501}, 400, "InvalidParameter", "PageSize"),
+    ("QueryJobs", {"PageNumber": 1, "PageSize": 10, "JobGroupId": "nope"}, 404,
+     "NotExist.JobGroup", "nope"),
+    ("QueryJobs", {"PageNumber": 1, "PageSize": 10, "StartTime": "yesterday"}, 400,
+     "InvalidParameter", "StartTime"),
+    ("SubmitBatchJobs", {"JobGroupId": "nope"}, 404, "NotExist.JobGroup", "nope"),
+    ("SubmitBatchJobs", {}, 400, "MissingParameter", "JobGroupId"),
+    ("GetAssignJobsAsyncResult", {}, 400, "MissingParameter", "AsyncTaskId"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("verb", "params", "code_status", "code", "named"), BAD_READS)
+def test_bad_job_queries_are_refused(
+    inst: Instance, verb: str, params: dict[str, Any], code_status: int, code: str, named: str
+) -> None:
+    response = inst.call(verb, InstanceId=inst.instance_id, **params)
+    assert named in alibaba_error(response, code_status, code)["Message"]
+
+
+def test_job_replies_in_xml(inst: Instance) -> None:
+    group = new_group(inst)
+    [job_id] = assign(inst, group["JobGroupId"], job("13800000001", "a")).json()["JobsId"]
+    text = inst.call("DescribeJob", InstanceId=inst.instance_id, JobId=job_id, Format="XML").text
+    assert f"<JobId>{job_id}</JobId>" in text and "<PhoneNumber>13800000001</PhoneNumber>" in text
+    refused = inst.call("DescribeJob", InstanceId=inst.instance_id, JobId="nope", Format="XML")
+    assert refused.status_code == 404 and "<Code>NotExist.Job</Code>" in refused.text

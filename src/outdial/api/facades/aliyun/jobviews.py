@@ -244,8 +244,8 @@ def listing(
 @action("DescribeJob")
 def describe_job(call: Call) -> dict[str, Any]:
     call.instance()
-    contact = job_of(call, call.params.required("JobId"))
     with_script = call.params.boolean("WithScript", False)
+    contact = job_of(call, call.params.required("JobId"))
     groups = Groups(call)
     campaign = groups.get(contact["campaign_id"])
     tried = call.services.attempts.of_contacts(call.tenant, [contact["id"]])[contact["id"]]
