@@ -428,3 +428,31 @@ def test_a_manual_task_without_agents_field_is_29002(dz: Dezhu) -> None:
     body = manual_body(dz, [], 1)
     del body["taskAgents"]
     refused(dz.client.post("/create", body), "29002", "taskAgents")
+
+
+def test_the_status_filter_finds_exactly_the_tasks_of_that_status(
+    server: Server, dz: Dezhu
+) -> None:
+    """Every outdial state, with the period over and not: the page's taskStatus filter and the
+    taskStatus it shows agree."""
+    states = [
+        "draft",
+        "scheduled",
+        "running",
+        "paused",
+        "completed",
+        "expired",
+        "cancelled",
+        "failed",
+    ]
+    for state in states:
+        for end in ("2020-12-31", FUTURE):
+            task_id = dz.create(taskName=f"{state}-{end}", taskExecStartDate="2020-01-01",
+                                taskExecEndDate=end)  # fmt: skip
+            set_state(server, task_id, state)
+    shown = {t["taskId"]: t["taskStatus"] for t in dz.page(pageSize=100)["list"]}
+    assert len(shown) == 16
+    assert sorted(set(shown.values())) == [1, 2, 3, 4, 5, 6]
+    for status in range(1, 7):
+        found = {t["taskId"] for t in dz.page(taskStatus=status, pageSize=100)["list"]}
+        assert found == {i for i, s in shown.items() if s == status}, status
