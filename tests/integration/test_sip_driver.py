@@ -5,10 +5,9 @@ concurrent calls, TCP, and a trunk that never answers."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,9 @@ from outdial.services.secrets import SecretBox
 from outdial.telephony.registry import DriverUnavailable, driver_factory
 from outdial.telephony.sip.driver import SipTelephony
 from tests.sipp_callee import PASSWORD, USERNAME, Sipp, sipp_callee
+from tests.support import synchronously
 
 pytestmark = pytest.mark.slow
-
-
-def synchronously(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on its own event loop (the fixtures stay as pytest sees them)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -181,13 +171,16 @@ async def test_max_call_seconds_ends_an_answered_call(sipp: Sipp) -> None:
         await driver.close()
 
 
+@pytest.mark.parametrize("number", ["+8613800000401", "+8613800000407"])
 @synchronously
-async def test_digest_challenge_is_answered(sipp: Sipp) -> None:
+async def test_digest_challenge_is_answered(sipp: Sipp, number: str) -> None:
+    """401 with qop=auth (WWW-Authenticate), 407 without (Proxy-Authenticate): sipp's
+    verifyauth checks the response."""
     settings = {"username": USERNAME, "from_user": "dialer"}
     driver = SipTelephony(line(sipp, **settings), SystemClock(), password=PASSWORD)
     rec = Recorder(driver)
     try:
-        call_id = await dial(driver, "+8613800000401")
+        call_id = await dial(driver, number)
         await answered_then(driver, rec, call_id)
         await driver.hangup(call_id, "done")
         assert (await rec.ended(call_id)).outcome is Outcome.ANSWERED
@@ -299,3 +292,28 @@ def test_the_registry_builds_the_sip_driver_with_the_opened_password() -> None:
     assert (driver.config.username, driver.config.password) == ("u", "pw")
     with pytest.raises(DriverUnavailable):
         driver_factory(SystemClock())(row)  # no key: refused, not dialled without credentials
+
+
+@synchronously
+async def test_a_dropped_tcp_connection_ends_every_call_on_it(tmp_path: Path) -> None:
+    with sipp_callee(tmp_path, ring_ms=200, transport="tcp") as callee:
+        driver = SipTelephony(line(callee, transport="tcp"), SystemClock())
+        rec = Recorder(driver)
+        try:
+            talking = await dial(driver, "+8613800000001")
+            ringing = await dial(driver, "+8613800000408", ring_timeout=30)
+            await answered_then(driver, rec, talking)
+            assert "ringing" in rec.kinds(ringing)
+            callee.process.terminate()  # the trunk goes away: its end of the connection closes
+            up, down = await rec.ended(talking), await rec.ended(ringing)
+            assert up.outcome is Outcome.ANSWERED
+            assert down.outcome is Outcome.CARRIER_FAILURE
+            assert up.native_cause.startswith("sip:connection lost")
+            assert down.native_cause.startswith("sip:connection lost")
+            callee.process.wait(timeout=10)
+            # The next call connects again; with nobody listening that is an originate failure.
+            with pytest.raises(OriginateFailed) as failed:
+                await dial(driver, "+8613800000001")
+            assert "cannot connect" in failed.value.native_cause
+        finally:
+            await driver.close()
