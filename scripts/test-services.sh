@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need beside Python: a PostgreSQL (DATABASE_URL / TEST_DATABASE_URL, or the
 # server binaries for a throwaway cluster) and sipp (Debian's sip-tester), the SIP driver's
-# callee. Missing ones are installed with apt when we may; sipp missing is an error, since
-# the SIP tests fail without it (they never skip).
+# callee. Missing ones are installed with apt when we may. Without sipp the SIP tests fail
+# (they never skip), each saying why; the rest of the suite still runs.
 set -euo pipefail
 
 need_pg=1
@@ -31,7 +31,6 @@ if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl 
   echo "      install postgresql or set TEST_DATABASE_URL=postgresql://…" >&2
 fi
 if ! command -v sipp >/dev/null 2>&1; then
-  echo "error: sipp not found and not installable here; the SIP driver's tests need it." >&2
-  echo "       install Debian's sip-tester (apt-get install sip-tester) or put sipp on PATH." >&2
-  exit 1
+  echo "WARNING: sipp not found and not installable here; the SIP driver's tests will FAIL." >&2
+  echo "         install Debian's sip-tester (apt-get install sip-tester) or put sipp on PATH." >&2
 fi

@@ -494,3 +494,28 @@ def test_answered_and_cancelled_come_first() -> None:
     assert causes.outcome_of(200, answered=True) is Outcome.ANSWERED
     assert causes.native_cause(486, "Busy Here") == "sip:486 Busy Here"
     assert causes.native_cause(0) == "sip:timeout"
+
+
+@given(
+    bodies=st.lists(st.binary(max_size=40), min_size=1, max_size=5),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+    keepalive=st.booleans(),
+)
+def test_a_tcp_stream_cut_anywhere_gives_back_its_messages(
+    bodies: list[bytes], cuts: list[int], keepalive: bool
+) -> None:
+    from outdial.telephony.sip.transport import TcpTransport
+
+    sent = [
+        Message(status=200, reason="OK", headers=(("CSeq", f"{i} BYE"),), body=body)
+        for i, body in enumerate(bodies, 1)
+    ]
+    stream = b"".join((b"\r\n\r\n" if keepalive else b"") + m.encode() for m in sent)
+    got: list[Message] = []
+    framer = TcpTransport(got.append, lambda reason: None)
+    buffer, last = b"", 0
+    for cut in [*sorted(c % (len(stream) + 1) for c in cuts), len(stream)]:
+        buffer = framer._frames(buffer + stream[last:cut])
+        last = cut
+    assert [(m.cseq, m.body) for m in got] == [(m.cseq, m.body) for m in sent]
+    assert buffer == b""
