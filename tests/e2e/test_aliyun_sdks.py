@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,21 +65,16 @@ def outdial(
     script."""
     directory: Path = tmp_path_factory.mktemp(f"aliyun-e2e-{request.param}")
     port = free_port()
-    extra: dict[str, str] = {}
-    if request.param == "postgresql":
-        make = request.getfixturevalue("pg_database")
-        database = make()
-        extra["DATABASE_URL"] = database.__enter__()
     args = ["serve", "--port", str(port), "--data-dir", str(directory)]
-    try:
-        with _process(args, _env(**extra), directory / "serve.log"):
-            _wait(lambda: _healthy(port), 60, "outdial serve")
-            made = _set_up(port)
-            yield made
-            made.native.close()
-    finally:
+    with ExitStack() as stack:
+        extra: dict[str, str] = {}
         if request.param == "postgresql":
-            database.__exit__(None, None, None)
+            extra["DATABASE_URL"] = stack.enter_context(request.getfixturevalue("pg_database")())
+        stack.enter_context(_process(args, _env(**extra), directory / "serve.log"))
+        _wait(lambda: _healthy(port), 60, "outdial serve")
+        made = _set_up(port)
+        stack.callback(made.native.close)
+        yield made
 
 
 def _set_up(port: int) -> Outdial:
