@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,9 @@ from outdial.services.resources import (
     parse_int,
     parse_time,
 )
+from outdial.services.secrets import SecretBox
 from outdial.services.stats import campaign_stats
+from outdial.services.webhooks import sync_campaign_webhook
 from outdial.store.repo import TenantTable
 from outdial.store.schema import (
     agents,
@@ -51,6 +54,11 @@ STATE_CHANGED = WebhookEvent.CAMPAIGN_STATE_CHANGED.value
 
 
 class CampaignHooks(Hooks):
+    """``box`` seals the signing secret of the subscription a campaign's webhook_url makes."""
+
+    def __init__(self, box: SecretBox):
+        self.box = box
+
     def check(self, conn: Connection, tenant: Tenant, data: Any, row_id: int | None) -> None:
         check_numbers_on_line(conn, tenant, data.caller_numbers, data.line_id, "caller_numbers")
         self._check_number_group(conn, data)
@@ -85,8 +93,10 @@ class CampaignHooks(Hooks):
         return values
 
     def after_write(self, conn: Connection, row: dict[str, Any], data: Any) -> None:
-        """Preview: the contacts follow the agent_assignments as they are now."""
+        """Preview: the contacts follow the agent_assignments as they are now; the
+        webhook_url (云蝠's call_notify_url) is the campaign's own subscription."""
         assign_contacts(conn, row, row["updated_at"])
+        sync_campaign_webhook(conn, row, self.box)
 
     def check_update(self, current: dict[str, Any]) -> None:
         if not is_editable(CampaignState(current["state"])):
@@ -107,6 +117,10 @@ class CampaignHooks(Hooks):
                 "cancel it instead; the ledger stays",
                 state=row["state"],
             )
+
+
+def campaign_kind(box: SecretBox) -> ResourceKind:
+    return dataclasses.replace(CAMPAIGNS, hooks=CampaignHooks(box))
 
 
 CAMPAIGNS = ResourceKind(
@@ -138,13 +152,14 @@ CAMPAIGNS = ResourceKind(
         "line_id": lambda v: campaigns.c.line_id == parse_int("line_id", v),
         "skill_group_id": lambda v: campaigns.c.skill_group_id == parse_int("skill_group_id", v),
     },
-    hooks=CampaignHooks(),
 )
+"""Campaigns as a resource; campaign_kind() gives them their hooks."""
 
 
 class CampaignService(ResourceService):
-    def __init__(self, store: Store, clock: Clock):
-        super().__init__(store, clock, CAMPAIGNS)
+    def __init__(self, store: Store, clock: Clock, box: SecretBox):
+        super().__init__(store, clock, campaign_kind(box))
+        self.box = box
 
     def act(self, tenant: Tenant, campaign_id: int, action: LifecycleAction) -> dict[str, Any]:
         """Start, pause, resume or cancel; an illegal transition is a Conflict naming the state."""

@@ -124,7 +124,7 @@ class Services:
             return ResourceService(store, clock, kind)
 
         contacts = ContactService(store, clock)
-        campaigns_ = CampaignService(store, clock)
+        campaigns_ = CampaignService(store, clock, box)
         return cls(
             store=store,
             clock=clock,

@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from outdial.clock import Clock
+from outdial.domain import limits
 from outdial.domain.errors import Conflict, NotFound
+from outdial.domain.outcomes import Outcome
 from outdial.domain.webhooks import DeliveryState, WebhookEvent, WebhookFormat
-from outdial.services.common import Page, PageRequest, Tenant, parse_choice
+from outdial.services.common import Page, PageRequest, Tenant, new_uuid, parse_choice
 from outdial.services.models import WebhookIn
 from outdial.services.resources import (
     Hooks,
@@ -163,3 +165,58 @@ def _delivery_filters(filters: Mapping[str, str]) -> list[Any]:
     if "event" in filters:
         where.append(d.c.event == parse_choice("event", filters["event"], WebhookEvent))
     return where
+
+
+# --- a campaign's webhook_url (云蝠 call_notify_url) ---------------------------------------
+
+CAMPAIGN_EVENTS = [WebhookEvent.ATTEMPT_ENDED.value]
+ANSWERED_ONLY = [Outcome.ANSWERED.value]
+
+
+def sync_campaign_webhook(conn: Connection, campaign: dict[str, Any], box: SecretBox) -> None:
+    """Make the campaign's webhook_url its own subscription (``managed_by`` campaign): every
+    finished call (``webhook_type`` all) or the answered ones (answered), POSTed in the
+    campaign's vendor's shape (云蝠's call notification for its tasks). A cleared URL
+    disables it (its deliveries are kept)."""
+    s = webhook_subscriptions
+    now = campaign["updated_at"]
+    current = conn.execute(
+        select(s.c.id, s.c.url, s.c.outcomes, s.c.format, s.c.enabled).where(
+            s.c.campaign_id == campaign["id"], s.c.managed_by == MANAGED_BY_CAMPAIGN
+        )
+    ).one_or_none()
+    url = campaign["webhook_url"]
+    if not url:
+        if current is not None and current.enabled:
+            conn.execute(
+                update(s).where(s.c.id == current.id).values(enabled=False, updated_at=now)
+            )
+        return
+    wanted_fmt = WebhookFormat.YUNFU if campaign["vendor"] == "yunfu" else WebhookFormat.OUTDIAL
+    values = {
+        "url": str(url),
+        "events": CAMPAIGN_EVENTS,
+        "outcomes": ANSWERED_ONLY if campaign["webhook_type"] == "answered" else None,
+        "format": wanted_fmt.value,
+        "enabled": True,
+    }
+    if current is None:
+        conn.execute(
+            insert(s).values(
+                **values,
+                uuid=new_uuid(),
+                tenant_id=campaign["tenant_id"],
+                campaign_id=campaign["id"],
+                description=f"campaign {campaign['id']}'s webhook_url",
+                secret_encrypted=box.seal(random_text(SECRET_LENGTH)),
+                max_concurrency=limits.WEBHOOK_CONCURRENCY_DEFAULT,
+                max_tries=limits.WEBHOOK_TRIES_DEFAULT,
+                managed_by=MANAGED_BY_CAMPAIGN,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    elif {k: getattr(current, k) for k in ("url", "outcomes", "format", "enabled")} != {
+        k: values[k] for k in ("url", "outcomes", "format", "enabled")
+    }:
+        conn.execute(update(s).where(s.c.id == current.id).values(**values, updated_at=now))

@@ -17,11 +17,12 @@ from outdial.clock import Clock
 from outdial.domain.campaign_state import ACTIVE, TERMINAL, CampaignState, LifecycleAction
 from outdial.domain.errors import NotFound, ValidationFailed
 from outdial.domain.outcomes import CONTACT_TERMINAL
-from outdial.services.campaigns import CAMPAIGNS, CampaignHooks, CampaignService
+from outdial.services.campaigns import CampaignHooks, CampaignService
 from outdial.services.common import PageRequest, Tenant
 from outdial.services.contacts import ContactService
 from outdial.services.models import CampaignIn, ContactAppendIn
 from outdial.services.resources import ResourceService
+from outdial.services.secrets import SecretBox
 from outdial.services.validation import validate
 from outdial.store.schema import (
     attempts,
@@ -106,7 +107,8 @@ class YunfuCampaignHooks(CampaignHooks):
     """The native campaign rules, and: the line usable with room for ``max_concurrency``
     (the campaign's own allocation aside), the transfer group on a line and enabled."""
 
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, box: SecretBox):
+        super().__init__(box)
         self.clock = clock
 
     def check(self, conn: Connection, tenant: Tenant, data: Any, row_id: int | None) -> None:
@@ -158,7 +160,7 @@ class YunfuService:
     ):
         self.store, self.clock = store, clock
         self.campaigns, self.contacts = campaigns_, contacts_
-        kind = dataclasses.replace(CAMPAIGNS, hooks=YunfuCampaignHooks(clock))
+        kind = dataclasses.replace(campaigns_.kind, hooks=YunfuCampaignHooks(clock, campaigns_.box))
         self.writer = ResourceService(store, clock, kind)
 
     # --- the create form ------------------------------------------------------------------
