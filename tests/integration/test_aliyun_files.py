@@ -283,3 +283,52 @@ def test_an_excel_assignment_checks_its_other_parameters_first(inst: Instance) -
     assert "CallingNumber.1" in alibaba_error(refused, 400, "InvalidParameter")["Message"]
     imports = inst.api.ok(inst.api.get("/jobs", kind="contact_import"))["items"]
     assert imports == [] and native_contacts(inst, group["JobGroupId"]) == []
+
+
+def test_modify_batch_jobs_renames_adds_a_roster_and_submits(inst: Instance) -> None:
+    created = inst.call(
+        "CreateBatchJobs", InstanceId=inst.instance_id, BatchJobName="草稿",
+        StrategyJson=SEED_STRATEGY, ScriptId=inst.script_id, Submitted=True,
+    ).json()["BatchJob"]  # fmt: skip
+    group_id = created["BatchJobId"]
+    folder = uploaded(inst)
+    response = inst.tea().modify_batch_jobs(
+        ob.ModifyBatchJobsRequest(
+            instance_id=inst.instance_id, job_group_id=group_id, batch_job_name="改名",
+            description="新", job_file_path=folder, submitted=False,
+        )
+    )  # fmt: skip
+    group = response.body.job_group
+    assert group.job_group_name == "改名" and group.job_group_description == "新"
+    assert group.job_file_path == folder and group.strategy.max_attempts_per_day == 2
+    wait_for(lambda: len(native_contacts(inst, group_id)) == 3, "the import")
+    status = inst.call("DescribeJobGroup", InstanceId=inst.instance_id,
+                       JobGroupId=group_id).json()["JobGroup"]["Status"]  # fmt: skip
+    assert status in ("Scheduling", "Executing")
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "named"),
+    [
+        ({"BatchJobName": None}, "MissingParameter", "BatchJobName"),
+        ({"JobFilePath": "x/y.csv"}, "InvalidParameter", "JobFilePath"),
+        ({"StrategyJson": '{"maxAttemptsPerDay": 0}'}, "InvalidParameter",
+         "StrategyJson.maxAttemptsPerDay"),
+        ({"Submitted": "later"}, "InvalidParameter", "Submitted"),
+    ],
+)  # fmt: skip
+def test_bad_batch_modifications_change_nothing(
+    inst: Instance, change: dict[str, Any], code: str, named: str
+) -> None:
+    created = inst.call(
+        "CreateBatchJobs", InstanceId=inst.instance_id, BatchJobName="原名",
+        StrategyJson=SEED_STRATEGY, Submitted=True,
+    ).json()["BatchJob"]  # fmt: skip
+    params = {"InstanceId": inst.instance_id, "JobGroupId": created["BatchJobId"],
+              "BatchJobName": "新名", **change}  # fmt: skip
+    params = {k: v for k, v in params.items() if v is not None}
+    body = alibaba_error(inst.call("ModifyBatchJobs", **params), 400, code)
+    assert named in body["Message"]
+    [campaign] = inst.api.ok(inst.api.get("/campaigns"))["items"]
+    assert campaign["name"] == "原名" and campaign["max_attempts_per_day"] == 2
+    assert campaign["state"] == "draft"

@@ -296,3 +296,33 @@ def create_batch_jobs(call: Call) -> dict[str, Any]:
             "Strategy": group["Strategy"],
         }
     }
+
+
+MODIFY_BATCH_RULES = jobgroups.field_rules("BatchJobName", "Description")
+
+
+@action("ModifyBatchJobs")
+def modify_batch_jobs(call: Call) -> dict[str, Any]:
+    """A group as ModifyJobGroup changes it (here ``BatchJobName`` / ``Description``), and with
+    ``JobFilePath`` a further roster imported into it; ``Submitted=false`` submits it."""
+    call.instance()
+    current = jobgroups.campaign_of(call)
+    p = call.params
+    p.required("BatchJobName")
+    submitted = p.boolean("Submitted")
+    key, path = uploaded_file(call, "JobFilePath") if p.text("JobFilePath") else ("", None)
+    fields, extra = jobgroups.group_fields(call, current, "BatchJobName", "Description")
+    try:
+        row = call.services.campaigns.update(
+            call.tenant, current["id"], fields, {"vendor_data": extra}
+        )
+    except OutdialError as exc:
+        raise from_outdial(exc, MODIFY_BATCH_RULES) from exc
+    if path is not None:
+        import_into(call, row, key, path)
+    if submitted is False:
+        jobgroups.start_if_ready(call, row["id"])
+    group = jobgroups.group_out(call, call.services.campaigns.get(call.tenant, row["id"]), False)
+    keys = ("JobGroupId", "JobGroupName", "JobGroupDescription", "CallingNumbers",
+            "CreationTime", "JobFilePath", "ScenarioId", "Strategy")  # fmt: skip
+    return {"JobGroup": {k: group[k] for k in keys}}
