@@ -474,3 +474,64 @@ def test_job_replies_in_xml(inst: Instance) -> None:
     assert f"<JobId>{job_id}</JobId>" in text and "<PhoneNumber>13800000001</PhoneNumber>" in text
     refused = inst.call("DescribeJob", InstanceId=inst.instance_id, JobId="nope", Format="XML")
     assert refused.status_code == 404 and "<Code>NotExist.Job</Code>" in refused.text
+
+
+def test_query_jobs_with_result_shows_the_latest_task(server: Server, inst: Instance) -> None:
+    group = new_group(inst)
+    extras = [{"key": "orderNo", "value": "A1"}]
+    ids = assign(inst, group["JobGroupId"], job("13800000001", "a", extras=extras),
+                 job("13800000002", "b"), job("13800000003", "c")).json()["JobsId"]  # fmt: skip
+    called = contacts_of(inst, group["JobGroupId"])[0]
+    add_attempts(server, inst, called)  # no answer, then answered for 60 s
+    inst.call("SuspendJobs", InstanceId=inst.instance_id, All=False, **{"JobId.1": ids[2]})
+    page = dict(InstanceId=inst.instance_id, JobGroupId=group["JobGroupId"], PageNumber=1,
+                PageSize=10)  # fmt: skip
+    request = ob.QueryJobsWithResultRequest(
+        instance_id=inst.instance_id, job_group_id=group["JobGroupId"], page_number=1,
+        page_size=10,
+    )  # fmt: skip
+    body = inst.tea().query_jobs_with_result(request).body
+    assert body.jobs.row_count == 3 and body.jobs.page_count == 1
+    first = body.jobs.list[0]
+    assert first.id == ids[0] and first.latest_task.status == "SucceededFinish"
+    assert first.latest_task.has_answered is True and first.latest_task.call_duration == 60
+    assert first.latest_task.call_duration_display == "01:00"
+    assert first.latest_task.contact.phone_number == "13800000001"
+    assert first.latest_task.contact.reference_id == "a"
+    assert body.variable_names == ["orderNo"]
+    assert body.jobs.list[1].latest_task.status is None  # not called yet: an empty task
+
+    def listed(**filters: Any) -> list[str]:
+        got = inst.call("QueryJobsWithResult", **page, **filters).json()["Jobs"]
+        return [j["Id"] for j in got["List"]]
+
+    assert listed(TaskStatusFilter='["Succeeded"]') == [ids[0]]
+    assert listed(TaskStatusFilter="NoAnswer,Busy") == []
+    assert listed(HasAnsweredFilter=True) == [ids[0]]
+    assert listed(HasAnsweredFilter=False) == []
+    assert listed(JobStatusFilter="Paused") == [ids[2]]
+    assert listed(JobStatusFilter="Scheduling,Paused") == ids
+    assert listed(QueryText="13800000002") == [ids[1]]
+    assert listed(StartActualTimeFilter=1_000, EndActualTimeFilter=2_000) == []
+    assert listed(**{"LabelsJson.1": '{"name": "意向", "value": "高"}'}) == []
+
+
+BAD_RESULTS = [
+    ({"JobStatusFilter": "Sleeping"}, "JobStatusFilter"),
+    ({"TaskStatusFilter": "[oops"}, "TaskStatusFilter"),
+    ({"TaskStatusFilter": "Ringing"}, "TaskStatusFilter"),
+    ({"JobFailureReasonsFilter": "Bored"}, "JobFailureReasonsFilter"),
+    ({"HasAnsweredFilter": "perhaps"}, "HasAnsweredFilter"),
+    ({"StartActualTimeFilter": "noon"}, "StartActualTimeFilter"),
+    ({"LabelsJson.1": "not json"}, "LabelsJson.1"),
+    ({"QueryText": "12"}, "QueryText"),
+]
+
+
+@pytest.mark.parametrize(("change", "named"), BAD_RESULTS)
+def test_bad_result_queries_are_refused(inst: Instance, change: dict[str, Any], named: str) -> None:
+    group = new_group(inst)
+    params = dict(InstanceId=inst.instance_id, JobGroupId=group["JobGroupId"], PageNumber=1,
+                  PageSize=10, **change)  # fmt: skip
+    body = alibaba_error(inst.call("QueryJobsWithResult", **params), 400, "InvalidParameter")
+    assert named in body["Message"]

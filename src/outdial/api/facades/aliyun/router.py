@@ -16,6 +16,7 @@ from outdial.api.facades.aliyun import (  # noqa: F401 (their actions)
     jobgroups,
     jobs,
     jobviews,
+    results,
 )
 from outdial.api.facades.aliyun.call import Call, Signed, authenticate, handler_for, signed_request
 from outdial.api.facades.aliyun.errors import AliyunError, from_outdial, internal
