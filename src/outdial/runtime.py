@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -33,7 +34,8 @@ class Runtime:
     services: Services
 
     def app(self) -> FastAPI:
-        return create_app(self.services, self.settings.admin_key)
+        window = timedelta(seconds=self.settings.dezhu_sign_window_seconds)
+        return create_app(self.services, self.settings.admin_key, dezhu_sign_window=window)
 
 
 def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:

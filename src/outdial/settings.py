@@ -24,6 +24,7 @@ class Settings:
     admin_key_generated: bool = False
     default_region: str = "CN"
     default_timezone: str = "Asia/Shanghai"
+    dezhu_sign_window_seconds: int = 300
 
 
 def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,7 +40,17 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
         admin_key_generated=generated,
         default_region=env.get("OUTDIAL_DEFAULT_REGION", "CN").upper(),
         default_timezone=env.get("OUTDIAL_DEFAULT_TIMEZONE", "Asia/Shanghai"),
+        dezhu_sign_window_seconds=_seconds(env, "OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS", 300),
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of seconds ≥ 1, not {raw!r}")
+    return int(raw)
 
 
 def _admin_key(data_dir: Path, env: Mapping[str, str]) -> tuple[str, bool]:

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
+from outdial.api.app import create_app
 from outdial.services.container import Services
+from outdial.settings import load_settings
 from outdial.store.schema import contacts
+from tests.conftest import ADMIN_KEY
 from tests.integration.dezhu_seed import CREATE_RESPONSE, PAGE_RESPONSE, SEED_HEADERS
 from tests.integration.dezhu_support import (
     DROP,
@@ -27,7 +32,7 @@ from tests.integration.dezhu_support import (
     sign,
 )
 from tests.integration.yunfu_seed import shape_problems
-from tests.support import Api, ended_attempt
+from tests.support import Api, ended_attempt, live_server
 
 Server = tuple[str, Services]
 
@@ -78,6 +83,23 @@ def test_a_timestamp_within_five_minutes_is_accepted(dz: Dezhu, offset: int) -> 
     ok(dz.client.request("GET", "/page", headers=headers))
 
 
+def test_the_window_is_a_setting(server: Server, dz: Dezhu, tmp_path: Path) -> None:
+    window = load_settings(tmp_path, env={"OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS": "60"})
+    assert window.dezhu_sign_window_seconds == 60
+    assert load_settings(tmp_path, env={}).dezhu_sign_window_seconds == 300
+    with pytest.raises(ValueError, match="OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS"):
+        load_settings(tmp_path, env={"OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS": "soon"})
+    app = create_app(server[1], ADMIN_KEY, dezhu_sign_window=timedelta(seconds=60))
+    with live_server(app) as url:
+        narrow = DezhuClient(url, dz.client.app_id, dz.client.key)
+        try:
+            ok(narrow.request("GET", "/page", headers=narrow.signed_headers(offset_seconds=50)))
+            late = narrow.signed_headers(offset_seconds=-90)
+            refused(narrow.request("GET", "/page", headers=late), "10001", "1 分钟")
+        finally:
+            narrow.close()
+
+
 def bad_signatures(dz: Dezhu) -> dict[str, dict[str, str]]:
     good = dz.client.signed_headers()
     other_key = sign(private_key(1), dz.client.app_id, good["timestamp"])
@@ -98,6 +120,15 @@ def test_a_bad_signature_is_10001_and_changes_nothing(dz: Dezhu, case: str) -> N
     headers = bad_signatures(dz)[case]
     refused(dz.client.post("/create", dz.task_body(), headers=headers), "10001")
     assert dz.native_campaigns() == []
+
+
+def test_a_verified_request_marks_the_key_used(dz: Dezhu) -> None:
+    path = f"/credentials/{dz.credential['id']}"
+    headers = {**dz.client.signed_headers(), "sign": sign(private_key(1), "x", "1")}
+    refused(dz.client.request("GET", "/page", headers=headers), "10001")
+    assert dz.api.ok(dz.api.get(path))["last_used_at"] is None
+    ok(dz.client.get("/page"))
+    assert dz.api.ok(dz.api.get(path))["last_used_at"] is not None
 
 
 def test_a_revoked_key_is_10002(dz: Dezhu) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -30,7 +32,10 @@ UPLOAD_SUFFIX = "/imports"  # contact and DNC files: bodies as large as a contac
 UPLOAD_OVERHEAD = 1 << 20  # the multipart framing and the form fields around the file
 
 
-def create_app(services: Services, admin_key: str) -> FastAPI:
+def create_app(
+    services: Services, admin_key: str, dezhu_sign_window: timedelta = dezhu.WINDOW
+) -> FastAPI:
+    """The app; ``dezhu_sign_window`` is how far a 得助 request's timestamp may be off."""
     app = FastAPI(
         title="outdial",
         version=outdial.__version__,
@@ -49,7 +54,7 @@ def create_app(services: Services, admin_key: str) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.mount(yunfu.MOUNT, yunfu.create_yunfu_app(services))
-    app.mount(dezhu.MOUNT, dezhu.create_dezhu_app(services))
+    app.mount(dezhu.MOUNT, dezhu.create_dezhu_app(services, dezhu_sign_window))
     app.include_router(aliyun.router)
     return app
 

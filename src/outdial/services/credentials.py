@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, select, update
 
@@ -33,6 +33,14 @@ from outdial.store.schema import credentials, tenants
 from outdial.store.store import Store
 
 TOKEN_PREFIX = {"api_key": "od", "yunfu_token": "yf"}
+
+
+class DezhuKey(NamedTuple):
+    tenant: Tenant
+    public_key: str  # SPKI PEM
+    credential: dict[str, Any]
+
+
 LAST_USED_RESOLUTION = timedelta(minutes=10)
 
 
@@ -127,10 +135,17 @@ class CredentialService:
             return None
         return Tenant.from_row(hit["tenant"]), self.box.open(hit["secret_encrypted"])
 
-    def dezhu_public_key(self, app_id: str) -> tuple[Tenant, str] | None:
+    def dezhu_public_key(self, app_id: str) -> DezhuKey | None:
+        """The active 得助 key of ``app_id``; ``touch(key.credential)`` once it verified."""
         with self.store.read() as conn:
             hit = self._active(conn, "dezhu_public_key", app_id)
-        return None if hit is None else (Tenant.from_row(hit["tenant"]), hit["public_key"])
+        if hit is None:
+            return None
+        return DezhuKey(Tenant.from_row(hit["tenant"]), hit["public_key"], hit)
+
+    def touch(self, credential: dict[str, Any]) -> None:
+        """Record that a credential authenticated a request (at most every few minutes)."""
+        self._touch(credential)
 
     # --- internals -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from outdial.api.facades.dezhu.routes import router
 from outdial.services.container import Services
 
 MOUNT = "/speech/openapi/v1"
+__all__ = ["MOUNT", "WINDOW", "create_dezhu_app"]
 
 
 def create_dezhu_app(services: Services, sign_window: timedelta = WINDOW) -> FastAPI:

@@ -48,11 +48,11 @@ def authenticate(
     found = credentials.dezhu_public_key(app_id)
     if found is None:
         raise DezhuError(NO_PUBLIC_KEY)
-    tenant, pem = found
     check_fresh(timestamp, now, window)
-    if not verify(pem, message(app_id, timestamp), sign):
+    if not verify(found.public_key, message(app_id, timestamp), sign):
         raise DezhuError(AUTH_FAILED, "签名校验失败 (SHA256withRSA over appId + timestamp)")
-    return tenant
+    credentials.touch(found.credential)
+    return found.tenant
 
 
 def check_fresh(timestamp: str, now: datetime, window: timedelta) -> None:
