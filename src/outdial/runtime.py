@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from outdial.api.app import create_app
+from outdial.api.facades.dezhu import SignPolicy
 from outdial.clock import SystemClock
 from outdial.engine.worker import EngineSettings, Worker
 from outdial.io.webhooks import DeliverySettings, DeliveryWorker
@@ -35,7 +36,8 @@ class Runtime:
 
     def app(self) -> FastAPI:
         window = timedelta(seconds=self.settings.dezhu_sign_window_seconds)
-        return create_app(self.services, self.settings.admin_key, dezhu_sign_window=window)
+        sign = SignPolicy(window, self.settings.dezhu_sign_compat)
+        return create_app(self.services, self.settings.admin_key, dezhu_sign=sign)
 
 
 def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:

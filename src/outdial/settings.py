@@ -25,6 +25,7 @@ class Settings:
     default_region: str = "CN"
     default_timezone: str = "Asia/Shanghai"
     dezhu_sign_window_seconds: int = 300
+    dezhu_sign_compat: bool = False
 
 
 def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,7 +42,17 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
         default_region=env.get("OUTDIAL_DEFAULT_REGION", "CN").upper(),
         default_timezone=env.get("OUTDIAL_DEFAULT_TIMEZONE", "Asia/Shanghai"),
         dezhu_sign_window_seconds=_seconds(env, "OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS", 300),
+        dezhu_sign_compat=_flag(env, "OUTDIAL_DEZHU_SIGN_COMPAT"),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1/true/yes/on or 0/false/no/off, not {raw!r}")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:

@@ -5,6 +5,7 @@ tasks shared with the native API, the page's statistics from the ledger."""
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -12,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from sqlalchemy import update
 
 from outdial.api.app import create_app
+from outdial.api.facades.dezhu import SignPolicy
 from outdial.services.container import Services
 from outdial.settings import load_settings
 from outdial.store.schema import contacts
@@ -89,7 +93,9 @@ def test_the_window_is_a_setting(server: Server, dz: Dezhu, tmp_path: Path) -> N
     assert load_settings(tmp_path, env={}).dezhu_sign_window_seconds == 300
     with pytest.raises(ValueError, match="OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS"):
         load_settings(tmp_path, env={"OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS": "soon"})
-    app = create_app(server[1], ADMIN_KEY, dezhu_sign_window=timedelta(seconds=60))
+    assert load_settings(tmp_path, env={}).dezhu_sign_compat is False
+    assert load_settings(tmp_path, env={"OUTDIAL_DEZHU_SIGN_COMPAT": "yes"}).dezhu_sign_compat
+    app = create_app(server[1], ADMIN_KEY, dezhu_sign=SignPolicy(timedelta(seconds=60)))
     with live_server(app) as url:
         narrow = DezhuClient(url, dz.client.app_id, dz.client.key)
         try:
@@ -98,6 +104,41 @@ def test_the_window_is_a_setting(server: Server, dz: Dezhu, tmp_path: Path) -> N
             refused(narrow.request("GET", "/page", headers=late), "10001", "1 分钟")
         finally:
             narrow.close()
+
+
+def compat_headers(dz: Dezhu, form: str) -> dict[str, str]:
+    headers = dz.client.signed_headers()
+    app_id, ts = headers["appId"], headers["timestamp"]
+    text = f"appId={app_id}&timestamp={ts}" if "pairs" in form else app_id + ts
+    algorithm = hashes.SHA1() if "sha1" in form else hashes.SHA256()
+    raw = dz.client.key.sign(text.encode(), padding.PKCS1v15(), algorithm)
+    return {**headers, "sign": base64.b64encode(raw).decode()}
+
+
+@pytest.mark.parametrize("form", ["sha1", "pairs", "pairs sha1"])
+def test_the_compatibility_forms_only_when_switched_on(
+    server: Server, dz: Dezhu, form: str
+) -> None:
+    refused(dz.client.request("GET", "/page", headers=compat_headers(dz, form)), "10001")
+    app = create_app(server[1], ADMIN_KEY, dezhu_sign=SignPolicy(compat=True))
+    with live_server(app) as url:
+        lenient = DezhuClient(url, dz.client.app_id, dz.client.key)
+        other = DezhuClient(url, dz.client.app_id, private_key(1))
+        try:
+            ok(lenient.request("GET", "/page", headers=compat_headers(dz, form)))
+            ok(lenient.get("/page"))  # the standard form still
+            refused(
+                other.request("GET", "/page", headers=compat_headers(other_dz(dz, other), form)),
+                "10001",
+            )
+        finally:
+            lenient.close()
+            other.close()
+
+
+def other_dz(dz: Dezhu, client: DezhuClient) -> Dezhu:
+    """``dz`` with another client (its key), to sign compatibility forms with it."""
+    return Dezhu(dz.api, client, dz.line, dz.numbers, dz.skills, dz.credential)
 
 
 def bad_signatures(dz: Dezhu) -> dict[str, dict[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from outdial.api.facades.dezhu.auth import WINDOW, check_fresh, message, verify
+from outdial.api.facades.dezhu.auth import WINDOW, SignPolicy, check_fresh, message, verify
 from outdial.api.facades.dezhu.errors import DezhuError, vendor_field
 
 APP_ID = "99845aaaaebd4d61acccc9b776208f12"
@@ -106,3 +106,17 @@ def test_timestamps_that_are_not_milliseconds_are_10001(ts: str) -> None:
 )
 def test_outdial_fields_are_named_in_dezhus_terms(ours: str, theirs: str) -> None:
     assert vendor_field(ours) == theirs
+
+
+def test_the_compatibility_candidates() -> None:
+    assert [(t, h.name) for t, h in SignPolicy().candidates("a", "1")] == [(b"a1", "sha256")]
+    lenient = SignPolicy(compat=True).candidates("a", "1")
+    assert [(t, h.name) for t, h in lenient] == [
+        (b"a1", "sha256"),
+        (b"a1", "sha1"),
+        (b"appId=a&timestamp=1", "sha256"),
+        (b"appId=a&timestamp=1", "sha1"),
+    ]
+    sign = signed(key(), b"appId=a&timestamp=1", hashes.SHA1())
+    assert verify(pem(key()), b"appId=a&timestamp=1", sign, hashes.SHA1())
+    assert not verify(pem(key()), b"appId=a&timestamp=1", sign, hashes.SHA256())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -33,9 +31,9 @@ UPLOAD_OVERHEAD = 1 << 20  # the multipart framing and the form fields around th
 
 
 def create_app(
-    services: Services, admin_key: str, dezhu_sign_window: timedelta = dezhu.WINDOW
+    services: Services, admin_key: str, dezhu_sign: dezhu.SignPolicy | None = None
 ) -> FastAPI:
-    """The app; ``dezhu_sign_window`` is how far a 得助 request's timestamp may be off."""
+    """The app; ``dezhu_sign`` says how 得助 signatures are checked (window, compatibility)."""
     app = FastAPI(
         title="outdial",
         version=outdial.__version__,
@@ -54,7 +52,7 @@ def create_app(
         api.include_router(module.router)
     app.include_router(api)
     app.mount(yunfu.MOUNT, yunfu.create_yunfu_app(services))
-    app.mount(dezhu.MOUNT, dezhu.create_dezhu_app(services, dezhu_sign_window))
+    app.mount(dezhu.MOUNT, dezhu.create_dezhu_app(services, dezhu_sign))
     app.include_router(aliyun.router)
     return app
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -25,6 +26,30 @@ from outdial.services.common import Tenant
 from outdial.services.credentials import CredentialService
 
 WINDOW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SignPolicy:
+    """How requests are checked: the timestamp window, and whether the compatibility forms are
+    also accepted (SHA1withRSA, and the message ``appId=<id>&timestamp=<ts>``; each still needs
+    the private key). Off by default."""
+
+    window: timedelta = WINDOW
+    compat: bool = False
+
+    def candidates(self, app_id: str, timestamp: str) -> list[tuple[bytes, hashes.HashAlgorithm]]:
+        """(message, hash) pairs a valid ``sign`` may be over, the standard one first."""
+        plain = message(app_id, timestamp)
+        if not self.compat:
+            return [(plain, hashes.SHA256())]
+        pairs = f"appId={app_id}&timestamp={timestamp}".encode()
+        return [
+            (text, algorithm)
+            for text in (plain, pairs)
+            for algorithm in (hashes.SHA256(), hashes.SHA1())
+        ]
+
+
 HEADERS = ("appId", "timestamp", "sign")
 SIGNATURE_BYTES_MAX = 1024  # an RSA-8192 signature; anything longer is not one
 
@@ -38,7 +63,7 @@ def authenticate(
     credentials: CredentialService,
     headers: Mapping[str, str],
     now: datetime,
-    window: timedelta = WINDOW,
+    policy: SignPolicy = SignPolicy(),
 ) -> Tenant:
     """The tenant whose registered key signed the request, or a 10001 / 10002 DezhuError."""
     app_id, timestamp, sign = (headers.get(h, "").strip() for h in HEADERS)
@@ -48,8 +73,9 @@ def authenticate(
     found = credentials.dezhu_public_key(app_id)
     if found is None:
         raise DezhuError(NO_PUBLIC_KEY)
-    check_fresh(timestamp, now, window)
-    if not verify(found.public_key, message(app_id, timestamp), sign):
+    check_fresh(timestamp, now, policy.window)
+    candidates = policy.candidates(app_id, timestamp)
+    if not any(verify(found.public_key, text, sign, hashed) for text, hashed in candidates):
         raise DezhuError(AUTH_FAILED, "签名校验失败 (SHA256withRSA over appId + timestamp)")
     credentials.touch(found.credential)
     return found.tenant
@@ -64,7 +90,9 @@ def check_fresh(timestamp: str, now: datetime, window: timedelta) -> None:
         raise DezhuError(AUTH_FAILED, f"timestamp 与服务器时间相差超过 {minutes} 分钟")
 
 
-def verify(pem: str, signed: bytes, sign: str) -> bool:
+def verify(
+    pem: str, signed: bytes, sign: str, algorithm: hashes.HashAlgorithm | None = None
+) -> bool:
     try:
         signature = base64.b64decode(sign, validate=True)
     except (binascii.Error, ValueError):
@@ -72,7 +100,7 @@ def verify(pem: str, signed: bytes, sign: str) -> bool:
     if len(signature) > SIGNATURE_BYTES_MAX:
         return False
     try:
-        _public_key(pem).verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+        _public_key(pem).verify(signature, signed, padding.PKCS1v15(), algorithm or hashes.SHA256())
     except InvalidSignature:
         return False
     return True

@@ -53,8 +53,8 @@ def services_of(request: Request) -> Services:
 
 def tenant_of(request: Request) -> Tenant:
     services = services_of(request)
-    window = request.app.state.sign_window
-    return auth.authenticate(services.credentials, request.headers, services.clock.now(), window)
+    policy = request.app.state.sign_policy
+    return auth.authenticate(services.credentials, request.headers, services.clock.now(), policy)
 
 
 async def body_of(request: Request) -> Any:
