@@ -493,6 +493,13 @@ webhook_deliveries = Table(
     UniqueConstraint("subscription_id", "event_id"),
     Index(None, "state", "next_attempt_at"),
     Index(None, "subscription_id", "state", "next_attempt_at"),
+    Index(
+        "ix_webhook_deliveries_live_leases",
+        "subscription_id",
+        "lease_expires_at",
+        sqlite_where=Column("lease_expires_at").is_not(None),
+        postgresql_where=Column("lease_expires_at").is_not(None),
+    ),
 )
 """The webhook outbox: one row per event and subscription, written in the transaction of the
 change that caused the event; the delivery worker leases due rows, tries them, and records
