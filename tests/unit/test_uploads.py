@@ -4,6 +4,7 @@ anything else is refused and nothing is kept."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,15 @@ def test_an_empty_file_is_not_kept(slots: tuple[UploadService, ManualClock]) -> 
     with pytest.raises(ValidationFailed):
         service.accept(offer.policy, offer.signature, offer.key, io.BytesIO(b""))
     assert service.path_of("t/a.csv") is None
+
+
+def test_uploads_older_than_a_week_are_swept(slots: tuple[UploadService, ManualClock]) -> None:
+    service, clock = slots
+    offer = service.offer("t/old.csv")
+    path = service.accept(offer.policy, offer.signature, offer.key, io.BytesIO(b"x"))
+    week_ago = clock.now().timestamp() - 7 * 86400 - 1
+    os.utime(path, (week_ago, week_ago))
+    fresh = service.offer("t/new.csv")
+    service.accept(fresh.policy, fresh.signature, fresh.key, io.BytesIO(b"y"))
+    assert service.sweep() == 1
+    assert service.path_of("t/old.csv") is None and service.path_of("t/new.csv") is not None

@@ -20,7 +20,10 @@ from outdial.io.files import FileStore
 from outdial.services.downloads import LinkSigner
 
 SLOT_SECONDS = 3600
+KEEP_SECONDS = 7 * 86400  # an uploaded file is kept a week for the jobs that read it
+SWEEP_SECONDS = 3600  # old uploads are looked for at most this often
 FILE = "upload"
+PREFIX = "upload-"
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,12 @@ class Offer:
 class UploadService:
     def __init__(self, files: FileStore, links: LinkSigner, clock: Clock):
         self.files, self.links, self.clock = files, links, clock
+        self._swept: datetime | None = None
 
     def offer(self, key: str, seconds: int = SLOT_SECONDS) -> Offer:
-        """A signed policy to upload one file under ``key`` within ``seconds``."""
+        """A signed policy to upload one file under ``key`` within ``seconds`` (old uploads
+        are swept first, now and then)."""
+        self._sweep_now_and_then()
         expires = self.clock.now().replace(microsecond=0) + timedelta(seconds=seconds)
         document = {
             "expiration": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
@@ -70,6 +76,23 @@ class UploadService:
             raise ValidationFailed.field("file", "the file is empty", "too_short")
         return self.files.root / directory / FILE
 
+    def sweep(self, keep_seconds: float = KEEP_SECONDS) -> int:
+        """Remove the uploads older than ``keep_seconds``; how many."""
+        cutoff = self.clock.now().timestamp() - keep_seconds
+        removed = 0
+        for directory in self.files.root.glob(PREFIX + "*"):
+            path = directory / FILE
+            if not path.is_file() or path.stat().st_mtime < cutoff:
+                self.files.remove(directory.name)
+                removed += 1
+        return removed
+
+    def _sweep_now_and_then(self) -> None:
+        now = self.clock.now()
+        if self._swept is None or (now - self._swept).total_seconds() >= SWEEP_SECONDS:
+            self._swept = now
+            self.sweep()
+
     def path_of(self, key: str) -> Path | None:
         """The file uploaded under ``key``, if one was."""
         path = self.files.root / _directory(key) / FILE
@@ -86,4 +109,4 @@ def _document(policy: str) -> dict[str, Any]:
 
 def _directory(key: str) -> str:
     """Where the file of ``key`` lives: a name of its own, whatever the key holds."""
-    return "upload-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    return PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
