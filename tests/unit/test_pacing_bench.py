@@ -157,3 +157,4 @@ def test_a_partial_matrix_says_so_in_its_markdown() -> None:
     partial = markdown(rows, [], plan, "outdial bench pacing", complete=False)
     assert "**Partial run: 1 of 16 cells finished**" in partial
     assert "Partial" not in markdown(rows, [], plan, "outdial bench pacing")
+    assert "One simulated shift" not in partial  # its cell (core N=20 p=0.35) is not done

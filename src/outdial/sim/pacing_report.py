@@ -138,8 +138,10 @@ def markdown(
     out += [f"Gate and targets: {passed} of {len(found)} pass.", "", "| check | result | figure |"]
     out.append("|---|---|---|")
     out += [f"| {c.name} | {'pass' if c.passed else '**FAIL**'} | {c.detail} |" for c in found]
-    out += ["", "One simulated shift (predictive, N=20, p=0.35, mean over replications):", ""]
-    out += ["```", *shift_chart(rows), "```"]
+    shift = shift_chart(rows)
+    if shift:
+        out += ["", "One simulated shift (predictive, N=20, p=0.35, mean over replications):", ""]
+        out += ["```", *shift, "```"]
     return "\n".join(out) + "\n"
 
 
