@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from tests.e2e.test_engine_processes import _api, _env, _healthy, _process, _wait
 from tests.pg_server import free_port
@@ -89,6 +90,7 @@ def _watch(api: httpx2.Client, campaign_id: int, seconds: float) -> list[dict[st
     return views
 
 
+@pytest.mark.timeout(300)  # serve's start (≤ 60 s), 30 agents and 3,000 contacts, ≤ 90 s watched
 def test_a_30_agent_predictive_campaign_shows_its_team_and_decisions_live(tmp_path: Path) -> None:
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
