@@ -579,6 +579,13 @@ def test_bodies_that_are_not_json_objects_are_29002(dz: Dezhu) -> None:
     assert dz.native_campaigns() == []
 
 
+def test_a_body_over_the_limit_is_29002(dz: Dezhu) -> None:
+    body = dz.task_body(taskDesc="x" * (9 * 1024 * 1024))
+    message = refused(dz.client.post("/create", body), "29002")
+    assert "请求体过大" in message
+    assert dz.native_campaigns() == []
+
+
 def test_a_bad_customer_among_a_thousand_adds_nothing(dz: Dezhu) -> None:
     body = dz.task_body(outBoundCustomers=customers(1000))
     body["outBoundCustomers"][999]["phoneGroupVoList"][0]["relations"][0]["mobile"] = "123"

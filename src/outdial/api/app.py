@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import outdial
 from outdial.api.errors import error_body, install_error_handlers
 from outdial.api.facades import aliyun, dezhu, yunfu
+from outdial.api.facades.dezhu import errors as dezhu_errors
 from outdial.api.native import (
     admin,
     campaigns,
@@ -76,8 +77,7 @@ class _BodyLimit:
         message = f"request body over {limit} bytes"
         length = Headers(scope=scope).get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            response = JSONResponse(error_body("limit_exceeded", message, []), status_code=413)
-            await response(scope, receive, send)
+            await _too_large(scope["path"], message)(scope, receive, send)
             return
         seen = 0
 
@@ -90,6 +90,13 @@ class _BodyLimit:
             return received
 
         await self.app(scope, counted, send)
+
+
+def _too_large(path: str, message: str) -> JSONResponse:
+    """413 in the native form; the 得助 facade answers in its own (HTTP 200, 29002)."""
+    if path.startswith(dezhu.MOUNT):
+        return dezhu_errors.error_response(dezhu_errors.BAD_PARAMETER, f"请求体过大 ({message})")
+    return JSONResponse(error_body("limit_exceeded", message, []), status_code=413)
 
 
 def _body_limit(path: str) -> int:
