@@ -67,6 +67,12 @@ def test_a_missing_header_is_10001(dz: Dezhu, missing: str) -> None:
     assert dz.native_campaigns() == []
 
 
+def test_authentication_comes_before_the_body(dz: Dezhu) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = dz.client.http.post("/create", content=b"{not json", headers=headers)
+    refused(response, "10001")
+
+
 def test_an_app_id_without_a_public_key_is_10002(dz: Dezhu) -> None:
     """The seeds' own headers: an appId nobody registered here."""
     message = refused(dz.client.post("/create", dz.task_body(), headers=SEED_HEADERS), "10002")
