@@ -120,3 +120,9 @@ def test_the_compatibility_candidates() -> None:
     sign = signed(key(), b"appId=a&timestamp=1", hashes.SHA1())
     assert verify(pem(key()), b"appId=a&timestamp=1", sign, hashes.SHA1())
     assert not verify(pem(key()), b"appId=a&timestamp=1", sign, hashes.SHA256())
+
+
+def test_a_timestamp_in_seconds_is_refused_with_a_hint() -> None:
+    with pytest.raises(DezhuError) as caught:
+        check_fresh(TS[:10], AT, WINDOW)
+    assert "毫秒" in caught.value.detail

@@ -86,8 +86,10 @@ def check_fresh(timestamp: str, now: datetime, window: timedelta) -> None:
         raise DezhuError(AUTH_FAILED, "timestamp 必须是毫秒时间戳")
     skew = abs(now.timestamp() * 1000 - int(timestamp))
     if skew > window.total_seconds() * 1000:
+        seconds = abs(now.timestamp() - int(timestamp))
+        hint = " (timestamp 应为毫秒, 收到的像是秒)" if seconds <= window.total_seconds() else ""
         minutes = int(window.total_seconds() // 60)
-        raise DezhuError(AUTH_FAILED, f"timestamp 与服务器时间相差超过 {minutes} 分钟")
+        raise DezhuError(AUTH_FAILED, f"timestamp 与服务器时间相差超过 {minutes} 分钟{hint}")
 
 
 def verify(
