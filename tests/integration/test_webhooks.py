@@ -459,3 +459,22 @@ def test_an_endpoint_that_answers_again_has_its_waiting_retries_due_at_once(
         outbox.finish(conn, "w", [], moment, answered=[sub])
     assert all(r["next_attempt_at"] == moment for r in setup.rows(sub))
     assert all(r["next_attempt_at"] == later for r in setup.rows(other))
+
+
+def test_delivered_deliveries_are_forgotten_after_a_while_dead_letters_stay(
+    setup: Setup, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    sub = setup.subscribe(f"{url}/hook", max_tries=1)
+    rx.fail_first = 2
+    setup.publish(5)
+    worker = setup.worker()
+    try:
+        wait_for(lambda: sum(setup.states(sub).values()) == 5 and not setup.states(sub)["pending"])
+    finally:
+        worker.stop()
+    assert setup.states(sub) == Counter({"delivered": 3, "dead": 2})
+    with setup.services.store.write() as conn:
+        assert outbox.purge(conn, now() - timedelta(days=7)) == 0
+        assert outbox.purge(conn, now() + timedelta(seconds=1)) == 3
+    assert setup.states(sub) == Counter({"dead": 2})

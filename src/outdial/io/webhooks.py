@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import aiohttp
@@ -41,6 +41,8 @@ class DeliverySettings:
     timeout_seconds: float = 10.0  # per request
     max_in_flight: int = 256  # requests at once, over all subscriptions
     backoff: Backoff = field(default_factory=Backoff)
+    keep_delivered_seconds: float = 7 * 86400  # then a delivered delivery is forgotten
+    purge_every_seconds: float = 600
 
 
 class DeliveryWorker:
@@ -62,6 +64,7 @@ class DeliveryWorker:
         self._done: list[TryResult] = []
         self._wake = asyncio.Event()
         self._failing: set[int] = set()  # subscriptions whose last try here failed
+        self._next_purge: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         connector = aiohttp.TCPConnector(limit=self.settings.max_in_flight, limit_per_host=0)
@@ -93,6 +96,8 @@ class DeliveryWorker:
 
     def _exchange(self, done: list[TryResult], room: int) -> list[Claimed]:
         now = self.clock.now()
+        if self._next_purge is None or now >= self._next_purge:
+            self._purge(now)
         answered = {r.subscription_id for r in done if r.state is DeliveryState.DELIVERED}
         recovered = [s for s in answered if s in self._failing]
         self._failing = (self._failing - answered) | {
@@ -101,6 +106,14 @@ class DeliveryWorker:
         with self.store.write() as conn:
             outbox.finish(conn, self.worker_id, done, now, recovered)
             return outbox.claim(conn, self.worker_id, now, self.settings.lease_seconds, room)
+
+    def _purge(self, now: datetime) -> None:
+        keep = timedelta(seconds=self.settings.keep_delivered_seconds)
+        with self.store.write() as conn:
+            gone = outbox.purge(conn, now - keep)
+        if gone:
+            log.info("forgot %d deliveries delivered over %s ago", gone, keep)
+        self._next_purge = now + timedelta(seconds=self.settings.purge_every_seconds)
 
     async def _pause(self, stop: asyncio.Event) -> None:
         """Until a try lands (room, and a result to record) or the poll interval passes."""

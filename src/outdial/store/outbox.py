@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from outdial.domain.webhooks import (
     WEBHOOK_EVENTS,
@@ -364,3 +364,20 @@ def replay(conn: Connection, where: Any, now: datetime) -> int:
             updated_at=now,
         )
     ).rowcount
+
+
+PURGE_BATCH = 10_000
+
+
+def purge(conn: Connection, before: datetime) -> int:
+    """Forget deliveries delivered before ``before`` (a batch of them; dead letters stay)."""
+    old = (
+        select(d.c.id)
+        .where(
+            d.c.state == DeliveryState.DELIVERED.value,
+            d.c.next_attempt_at < before,  # the index's range; delivered after it was due
+            d.c.delivered_at < before,
+        )
+        .limit(PURGE_BATCH)
+    )
+    return conn.execute(delete(d).where(d.c.id.in_(old.scalar_subquery()))).rowcount
