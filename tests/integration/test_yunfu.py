@@ -154,6 +154,11 @@ def test_a_missing_or_wrong_token_is_401_unauthenticated(server: Server, yf: Yun
                 response = client.request(method, path, json=yf.task_body())
                 body = refused(response, 401)
                 assert body["message"] == "Unauthenticated."
+            for method, path in (("POST", "/task"), ("PUT", "/task/1")):
+                bad_json = client.request(
+                    method, path, content=b"{not json", headers={"content-type": "application/json"}
+                )
+                assert refused(bad_json, 401)["message"] == "Unauthenticated."
     assert yf.native_campaigns() == []
 
 

@@ -41,9 +41,10 @@ def tenant_of(request: Request) -> Tenant:
     return services_of(request).credentials.tenant_for_token("yunfu_token", token.strip())
 
 
-async def body_of(request: Request) -> Any:
+async def body_of(request: Request, _: Tenant = Depends(tenant_of)) -> Any:
     """The request body as JSON, or as a form (``application/x-www-form-urlencoded`` or
-    multipart) the way a PHP client posts it; an empty body is an empty object."""
+    multipart) the way a PHP client posts it; an empty body is an empty object. Read only
+    once the caller is authenticated: a stranger's bad body is 401, not 400."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
