@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from outdial.clock import SystemClock
 from outdial.domain.campaign_state import LifecycleAction
@@ -34,7 +34,7 @@ from outdial.services.container import Services
 from outdial.services.models import CampaignIn, TenantIn, WebhookIn
 from outdial.services.validation import validate
 from outdial.store import outbox
-from outdial.store.schema import attempts, contacts, webhook_deliveries
+from outdial.store.schema import attempts, contacts, webhook_deliveries, webhook_subscriptions
 from outdial.store.store import Store
 from tests.conftest import SECRET_KEY, unique
 from tests.integration.test_api_catalog import invalid, not_found
@@ -322,17 +322,27 @@ def test_dead_letters_then_replay(setup: Setup, receiver: tuple[Receiver, str]) 
     rx, url = receiver
     sub = setup.subscribe(f"{url}/hook", max_tries=3)
     other = setup.subscribe("http://127.0.0.1:9/closed-port", max_tries=2)
+    unsealable = setup.subscribe(f"{url}/hook", max_tries=1)
+    with setup.services.store.write() as conn:  # say the secret key was changed under it
+        conn.execute(
+            update(webhook_subscriptions)
+            .where(webhook_subscriptions.c.id == unsealable)
+            .values(secret_encrypted="not-a-fernet-token")
+        )
     rx.fail_first = 10**6
     setup.publish(4)
     worker = setup.worker()
     try:
         wait_for(lambda: setup.states(sub)["dead"] == 4 and setup.states(other)["dead"] == 4)
+        wait_for(lambda: setup.states(unsealable)["dead"] == 4)
         assert rx.failed_count == 12 and not rx.delivered()
         dead = setup.services.webhooks.deliveries(setup.tenant, sub, _page(), {"state": "dead"})
         assert dead.total == 4
         assert all(r["last_status"] == 503 and r["tries"] == 3 for r in dead.items)
+        assert all(r["last_error"] == "HTTP 503: {}" for r in dead.items)
         closed = setup.rows(other)
         assert all(r["last_status"] is None and r["last_error"] for r in closed)
+        assert all("InvalidToken" in r["last_error"] for r in setup.rows(unsealable))
         rx.fail_first = 0
         one = dead.items[0]
         replayed = setup.services.webhooks.replay(setup.tenant, sub, one["id"])

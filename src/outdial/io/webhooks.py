@@ -32,6 +32,7 @@ from outdial.store.store import Store
 
 log = logging.getLogger("outdial.webhooks")
 USER_AGENT = "outdial-webhooks/1"
+ANSWER_BYTES = 64 * 1024  # of a receiver's answer read (a failure's starts in last_error)
 
 
 @dataclass(frozen=True)
@@ -134,23 +135,24 @@ class DeliveryWorker:
 
     async def _try(self, client: aiohttp.ClientSession, item: Claimed) -> TryResult:
         body = encode(item.payload)
-        now = self.clock.now()
-        sent = headers(item.event_id, item.event, self._secret(item), int(now.timestamp()), body)
         try:
+            stamp = int(self.clock.now().timestamp())
+            sent = headers(item.event_id, item.event, self._secret(item), stamp, body)
             async with client.post(
                 item.url, data=body, headers=sent, allow_redirects=False
             ) as response:
                 status = response.status
-                await response.read()
+                answer = await response.content.read(ANSWER_BYTES)
         except (aiohttp.ClientError, TimeoutError) as exc:
             return self._failed(item, None, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a URL the client refuses: the try failed, not the worker
+        except Exception as exc:  # a URL the client refuses, a secret that cannot be opened
             return self._failed(item, None, f"{type(exc).__name__}: {exc}")
         if succeeded(status):
             return TryResult(
                 item.id, item.subscription_id, DeliveryState.DELIVERED, status, None, None
             )
-        return self._failed(item, status, f"HTTP {status}")
+        said = answer.decode("utf-8", "replace").strip()[:200]
+        return self._failed(item, status, f"HTTP {status}" + (f": {said}" if said else ""))
 
     def _failed(self, item: Claimed, status: int | None, error: str) -> TryResult:
         state = after_failure(item.tries, item.max_tries)
