@@ -82,6 +82,21 @@ def test_a_wrong_secret_is_signature_does_not_match(inst: Instance) -> None:
     assert legacy.value.get_error_code() == "InvalidAccessKeySecret"
 
 
+def test_only_a_verified_request_marks_the_access_key_used(inst: Instance) -> None:
+    def last_used() -> object:
+        keys = inst.api.ok(inst.api.get("/credentials", kind="aliyun_access_key"))["items"]
+        return next(k for k in keys if k["key_id"] == inst.key_id)["last_used_at"]
+
+    assert last_used() is None
+    secret, inst.secret = inst.secret, "not-the-secret-at-all"
+    with pytest.raises(ClientException):
+        inst.tea().list_instances(ob.ListInstancesRequest())
+    assert last_used() is None
+    inst.secret = secret
+    inst.tea().list_instances(ob.ListInstancesRequest())
+    assert last_used() is not None
+
+
 def test_an_unknown_access_key_is_not_found(inst: Instance) -> None:
     response = signed_call(inst.base_url, "AKunknown0000", inst.secret, "ListInstances", {})
     alibaba_error(response, 404, "InvalidAccessKeyId.NotFound")

@@ -35,6 +35,12 @@ from outdial.store.store import Store
 TOKEN_PREFIX = {"api_key": "od", "yunfu_token": "yf"}
 
 
+class AliyunKey(NamedTuple):
+    tenant: Tenant
+    secret: str  # the AccessKeySecret
+    credential: dict[str, Any]
+
+
 class DezhuKey(NamedTuple):
     tenant: Tenant
     public_key: str  # SPKI PEM
@@ -128,12 +134,15 @@ class CredentialService:
         self._touch(hit)
         return Tenant.from_row(hit["tenant"])
 
-    def aliyun_secret(self, access_key_id: str) -> tuple[Tenant, str] | None:
+    def aliyun_secret(self, access_key_id: str) -> AliyunKey | None:
+        """The active AccessKey ``access_key_id``; ``touch(key.credential)`` once it verified."""
         with self.store.read() as conn:
             hit = self._active(conn, "aliyun_access_key", access_key_id)
         if hit is None:
             return None
-        return Tenant.from_row(hit["tenant"]), self.box.open(hit["secret_encrypted"])
+        return AliyunKey(
+            Tenant.from_row(hit["tenant"]), self.box.open(hit["secret_encrypted"]), hit
+        )
 
     def dezhu_public_key(self, app_id: str) -> DezhuKey | None:
         """The active 得助 key of ``app_id``; ``touch(key.credential)`` once it verified."""

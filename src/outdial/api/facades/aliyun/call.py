@@ -14,6 +14,7 @@ from outdial.api.facades.aliyun.errors import AliyunError, invalid, missing
 from outdial.api.facades.aliyun.params import Params, form_pairs
 from outdial.services.common import Tenant
 from outdial.services.container import Services
+from outdial.services.credentials import AliyunKey
 
 VERSION = "2019-12-26"
 
@@ -83,7 +84,7 @@ def authenticate(services: Services, request: Signed) -> tuple[Tenant, str, str 
     return _v1(services, request)
 
 
-def _secret(services: Services, access_key_id: str) -> tuple[Tenant, str]:
+def _secret(services: Services, access_key_id: str) -> AliyunKey:
     hit = services.credentials.aliyun_secret(access_key_id)
     if hit is None:
         raise AliyunError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
@@ -94,7 +95,7 @@ def _acs3(
     services: Services, request: Signed, authorization: str
 ) -> tuple[Tenant, str, str | None]:
     auth = sig.parse_acs3(authorization)
-    tenant, secret = _secret(services, auth.access_key_id)
+    tenant, secret, credential = _secret(services, auth.access_key_id)
     sig.check_signed_headers(auth.signed_headers)
     payload_hash = request.header("x-acs-content-sha256") or sig.EMPTY_SHA256
     to_sign = sig.acs3_string_to_sign(
@@ -108,6 +109,7 @@ def _acs3(
     date = request.header("x-acs-date") or ""
     until = sig.check_fresh("x-acs-date", date, services.clock.now())
     _use_nonce(services, auth.access_key_id, request.header("x-acs-signature-nonce"), until)
+    services.credentials.touch(credential)
     return tenant, auth.access_key_id, request.header("x-acs-action")
 
 
@@ -115,7 +117,7 @@ def _v1(services: Services, request: Signed) -> tuple[Tenant, str, str | None]:
     p = request.params
     access_key_id = p.required("AccessKeyId")
     given = p.required("Signature")
-    tenant, secret = _secret(services, access_key_id)
+    tenant, secret, credential = _secret(services, access_key_id)
     to_sign = sig.v1_string_to_sign(request.method, request.pairs)
     if not sig.same(sig.v1_signature(secret, to_sign), given):
         raise sig.mismatch(to_sign)
@@ -126,6 +128,7 @@ def _v1(services: Services, request: Signed) -> tuple[Tenant, str, str | None]:
     _check_version(p.text("Version"), "Version")
     until = sig.check_fresh("Timestamp", p.required("Timestamp"), services.clock.now())
     _use_nonce(services, access_key_id, p.text("SignatureNonce"), until)
+    services.credentials.touch(credential)
     return tenant, access_key_id, p.text("Action") or request.header("x-acs-action")
 
 
