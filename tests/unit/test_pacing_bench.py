@@ -15,6 +15,7 @@ from outdial.sim.pacing_bench import (
     pacer_for,
     pooled_runner,
     run_job,
+    run_key,
     run_matrix,
     tune_ratios,
 )
@@ -43,6 +44,20 @@ def test_the_pooled_runner_returns_results_in_job_order() -> None:
         assert sum(ticks) == len(jobs) + 3
     with pooled_runner(workers=1) as serial:
         assert serial(jobs) == pooled
+
+
+def test_vicidial_levels_with_the_same_roundings_run_once_and_alike() -> None:
+    # at N = 5, L = 1.02 and 1.08 give round(L·k) = k for every k ≤ 5; L = 1.12 does not
+    alike, other = Job(SMALL, "ratio-tuned", 1.02, 0), Job(SMALL, "ratio-tuned", 1.08, 0)
+    assert run_key(alike) == run_key(other) != run_key(Job(SMALL, "ratio-tuned", 1.12, 0))
+    assert run_job(alike) == run_job(other)  # what the shared key stands for
+    assert run_key(Job(SMALL, "power-tuned", 1.02, 0)) != run_key(
+        Job(SMALL, "power-tuned", 1.08, 0)
+    )
+    ticks: list[int] = []
+    with pooled_runner(workers=1, advance=ticks.append) as run:
+        assert run([alike, other]) == [run_job(alike)] * 2
+    assert ticks == [1, 1]  # one replication run, one answered from memory
 
 
 def test_the_mdp_optimum_runs_as_a_job_of_its_markov_cell() -> None:

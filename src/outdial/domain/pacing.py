@@ -212,11 +212,18 @@ def vicidial_ratio(state: PacingState, level: float) -> PacingDecision:
     lines)``. Lines talking to agents count on both sides, so L = 1.0 is progressive. Agents in
     wrap-up are not counted."""
     in_call = len(state.talking)
-    goal = round_half_up(level * (state.ready + in_call))
+    goal = vicidial_goal(level, state.ready + in_call)
     wanted = goal - (state.pending + state.waiting + in_call)
     return decide(
         "vicidial_ratio", state, wanted, f"dial level {level:.3f}", level=level, goal=goal
     )
+
+
+def vicidial_goal(level: float, agents: int) -> int:
+    """VICIdial RATIO's lines for ``agents`` ready or on a call at dial level ``level``: the law
+    depends on its level through these roundings only, so two levels with the same goals for
+    every count up to the team's size dial alike."""
+    return round_half_up(level * agents)
 
 
 # --- VICIdial adaptive dial level (a port of the description in dialing.md §3.6) ---------------

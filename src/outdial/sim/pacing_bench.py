@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from outdial.domain.pacing import vicidial_goal
 from outdial.engine.pacer import Pacer
 from outdial.sim.callcentre import BUCKET, CallCentre, Cell, Tally
 
@@ -219,32 +220,47 @@ def pooled_runner(
     replication is a pure function of its job, so one asked for again (the tuned ratio's last
     fitting step, in the final batch) is answered from memory."""
     workers = workers or os.cpu_count() or 1
-    done: dict[Job, dict[str, Any]] = {}
+    done: dict[Hashable, dict[str, Any]] = {}
 
     def tick() -> None:
         if advance:
             advance(1)
 
     def run_on(pool: ProcessPoolExecutor | None, jobs: list[Job]) -> list[dict[str, Any]]:
-        fresh = list(dict.fromkeys(job for job in jobs if job not in done))
-        if advance and len(jobs) > len(fresh):
-            advance(len(jobs) - len(fresh))
+        keys = [run_key(job) for job in jobs]
+        first: dict[Hashable, Job] = {}
+        for key, job in zip(keys, jobs, strict=True):
+            if key not in done:
+                first.setdefault(key, job)
+        todo = list(first.values())
+        if advance and len(jobs) > len(todo):
+            advance(len(jobs) - len(todo))
         if pool is None:
-            for job in fresh:
-                done[job] = run_job(job)
+            for job in todo:
+                done[run_key(job)] = run_job(job)
                 tick()
         else:  # the longest replications first, so no worker is left with one at the end
-            fresh.sort(key=job_cost, reverse=True)
-            for job, result in zip(fresh, pool.map(run_job, fresh, chunksize=1), strict=True):
-                done[job] = result
+            todo.sort(key=job_cost, reverse=True)
+            for job, result in zip(todo, pool.map(run_job, todo, chunksize=1), strict=True):
+                done[run_key(job)] = result
                 tick()
-        return [done[job] for job in jobs]
+        return [done[key] for key in keys]
 
     if workers == 1:
         yield lambda jobs: run_on(None, jobs)
         return
     with ProcessPoolExecutor(workers) as pool:
         yield lambda jobs: run_on(pool, jobs)
+
+
+def run_key(job: Job) -> Hashable:
+    """What a replication's result depends on: its job, except that VICIdial RATIO depends on
+    its level only through :func:`pacing.vicidial_goal` for each count of agents up to the
+    team's — at N = 5 most of the bisection's steps repeat one of a few runs."""
+    if TUNED.get(job.policy) == "vicidial-ratio":
+        goals = tuple(vicidial_goal(job.ratio, k) for k in range(job.cell.agents + 1))
+        return (job.cell, job.policy, goals, job.seed)
+    return job
 
 
 def job_cost(job: Job) -> float:
