@@ -7,9 +7,14 @@ campaign and worker: the line row is locked while its open attempts are counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
@@ -34,13 +39,17 @@ from outdial.store.schema import (
 )
 from outdial.store.store import Store
 
+log = logging.getLogger("outdial.engine")
 ACTIVE_STATES = ("scheduled", "running")
+CLOSE_DELAY_SECONDS = 0.01  # a close waits at most this long for others to commit with
+CLOSE_BATCH = 200  # closes written together at most
 
 
 class Decide(Protocol):
     """The runner's dial-instant check, run inside the attempt's transaction."""
 
     day_start: datetime  # local midnight of the number's day, for the daily cap
+    on_dnc: bool  # after the call: whether the number was on the DNC list
 
     def __call__(self, today: int, last: datetime | None, on_dnc: bool) -> Eligibility: ...
 
@@ -86,15 +95,46 @@ class OpenAttempt:
     transfer_result: str | None = None  # TransferResult
 
 
+class Refusal(Enum):
+    """Why a dial of a batch got no attempt (besides its number's Eligibility)."""
+
+    FULL = "full"  # no channel left on the line or in the campaign
+    TAKEN = "taken"  # the contact is no longer this worker's to dial (or twice in the batch)
+
+
+@dataclass
+class Dial:
+    """A contact to open an attempt for, with its caller number and dial-instant check."""
+
+    contact: LeasedContact
+    caller_number: str
+    decide: Decide
+    agent_id: int | None = None  # the agent the call is for from the start (preview)
+
+
+@dataclass
+class Closing:
+    """An attempt's end: its outcome and where its contact goes next."""
+
+    attempt: OpenAttempt
+    tenant_id: int
+    outcome: Outcome
+    native_cause: str
+    ended_at: datetime
+    verdict: Verdict
+
+
 class Ledger:
-    def __init__(self, store: Store, worker_id: str):
-        self.store, self.worker_id = store, worker_id
+    def __init__(self, store: Store, worker_id: str, close_delay: float = CLOSE_DELAY_SECONDS):
+        self.store, self.worker_id, self.close_delay = store, worker_id, close_delay
+        self._closing: list[Closing] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     # --- campaign leases ---------------------------------------------------------------------
 
     def heartbeat(self, now: datetime) -> None:
         """Tell the other workers this one is alive."""
-        with self.store.write() as conn:
+        with self._write() as conn:
             seen = conn.execute(
                 update(engine_workers)
                 .where(engine_workers.c.id == self.worker_id)
@@ -108,7 +148,7 @@ class Ledger:
                 )
 
     def leave(self) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(delete(engine_workers).where(engine_workers.c.id == self.worker_id))
 
     def lease_campaigns(self, now: datetime, ttl: float) -> list[int]:
@@ -119,7 +159,7 @@ class Ledger:
         wanted = or_(campaigns.c.state.in_(ACTIVE_STATES), campaigns.c.id.in_(open_calls))
         mine = campaigns.c.worker_id == self.worker_id
         free = or_(campaigns.c.worker_id.is_(None), campaigns.c.lease_expires_at < now)
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(update(campaigns).where(mine).values(lease_expires_at=expires))
             held = list(conn.scalars(select(campaigns.c.id).where(mine, wanted)))
             live = (
@@ -152,7 +192,7 @@ class Ledger:
         return held
 
     def release_campaign(self, campaign_id: int) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(campaigns)
                 .where(campaigns.c.id == campaign_id, campaigns.c.worker_id == self.worker_id)
@@ -160,12 +200,12 @@ class Ledger:
             )
 
     def campaign(self, campaign_id: int) -> dict[str, Any]:
-        with self.store.read() as conn:
+        with self._read() as conn:
             return dict(conn.execute(sql.CAMPAIGN, {"campaign_id": campaign_id}).one()._mapping)
 
     def campaign_version(self, campaign_id: int) -> tuple[str, datetime]:
         """The campaign's state and last change, cheaply, to see whether to reload it."""
-        with self.store.read() as conn:
+        with self._read() as conn:
             state, updated_at = conn.execute(
                 sql.CAMPAIGN_VERSION, {"campaign_id": campaign_id}
             ).one()
@@ -178,7 +218,7 @@ class Ledger:
         values: dict[str, Any] = {"state": state, "state_reason": reason, "updated_at": now}
         if state in ("completed", "expired", "failed"):
             values["ended_at"] = now
-        with self.store.write() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(campaigns)
                 .where(campaigns.c.id == campaign_id, campaigns.c.state == expected)
@@ -201,7 +241,7 @@ class Ledger:
     ) -> list[LeasedContact]:
         """Claim up to ``limit`` pending contacts that are due, for ``ttl`` seconds."""
         params = {"campaign_id": campaign_id, "now": now, "worker": self.worker_id, "limit": limit}
-        with self.store.write() as conn:
+        with self._write() as conn:
             rows = conn.execute(sql.DUE_CONTACTS, params).all()
             if not rows:
                 return []
@@ -227,7 +267,7 @@ class Ledger:
             "why": reason,
             "now": now,
         }
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(sql.DEFER, params)
 
     def defer_with_verdict(
@@ -240,7 +280,7 @@ class Ledger:
     ) -> None:
         """Move a leased contact on without a call (DNC hit, or no time left to dial)."""
         values = unleased(verdict, now)
-        with self.store.write() as conn:
+        with self._write() as conn:
             moved = conn.execute(
                 update(contacts)
                 .where(contacts.c.id == contact.id, contacts.c.lease_owner == self.worker_id)
@@ -256,7 +296,7 @@ class Ledger:
                 )
 
     def leased_contact(self, contact_id: int) -> LeasedContact:
-        with self.store.read() as conn:
+        with self._read() as conn:
             row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
             phones = [
                 Phone(p.id, p.number, p.phone_group, p.attempt_count)
@@ -279,7 +319,7 @@ class Ledger:
     def release_contacts(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(contacts)
                 .where(contacts.c.id.in_(ids), contacts.c.lease_owner == self.worker_id)
@@ -288,7 +328,7 @@ class Ledger:
 
     def pending_summary(self, campaign_id: int) -> tuple[int, datetime | None, int]:
         """(pending contacts, earliest next-eligible time among them, open attempts)."""
-        with self.store.read() as conn:
+        with self._read() as conn:
             pending, earliest = conn.execute(
                 select(func.count(), func.min(contacts.c.next_eligible_at)).where(
                     contacts.c.campaign_id == campaign_id,
@@ -311,7 +351,7 @@ class Ledger:
             contacts.c.campaign_id == campaign_id,
             contacts.c.state.in_([ContactState.PENDING.value, ContactState.PAUSED.value]),
         )
-        with self.store.write() as conn:
+        with self._write() as conn:
             tenant_id = campaign_tenant(conn, campaign_id)
             audience = outbox.subscribers(conn, tenant_id, campaign_id)
             if any(CONTACT_COMPLETED in a.events for a in audience):
@@ -347,41 +387,79 @@ class Ledger:
         decide: Decide,
         agent_id: int | None = None,
     ) -> OpenAttempt | Eligibility | None:
-        """In one transaction: check the number (``decide`` sees its attempts today, its last
-        attempt and whether it is on the DNC list), check line and campaign capacity, claim the
-        contact and write the attempt. Returns the attempt; the Eligibility when ``decide``
-        refused; None when the line or campaign is full or the contact was taken. ``agent_id``:
-        the agent the call is for from the start (preview)."""
-        line_id, phone = campaign["line_id"], contact.phone
-        with self.store.write() as conn:
-            verdict = self._decide(conn, campaign, phone.number, now, decide)
-            if not verdict.eligible:
-                return verdict
-            channels = conn.scalar(sql.LOCK_LINE, {"line_id": line_id})
-            on_line, in_campaign = conn.execute(
-                sql.OPEN_CALLS, {"line_id": line_id, "campaign_id": campaign["id"]}
-            ).one()
-            if channels is None or on_line >= channels:
-                return None
-            if in_campaign >= campaign["max_concurrency"]:
-                return None
-            claim = {"contact_id": contact.id, "worker": self.worker_id, "now": now}
-            if not conn.execute(sql.CLAIM, claim).rowcount:
-                return None
-            conn.execute(sql.BUMP_PHONE, {"phone_id": phone.id, "now": now})
-            attempt_uuid = new_uuid()
-            attempt_id = conn.scalar(
-                sql.INSERT_ATTEMPT,
+        """``open_batch`` for one contact; None when the line or campaign is full or the
+        contact was taken. ``agent_id``: the agent the call is for from the start (preview)."""
+        dial = Dial(contact, caller_number, decide, agent_id)
+        result = self.open_batch(campaign, [dial], now)[0]
+        return None if isinstance(result, Refusal) else result
+
+    def open_batch(
+        self, campaign: dict[str, Any], dials: Sequence[Dial], now: datetime
+    ) -> list[OpenAttempt | Eligibility | Refusal]:
+        """In one transaction, for each dial in order: check the number (its ``decide`` sees
+        its attempts today, its last attempt, whether it is on the DNC list — counting the
+        attempts opened before it in this batch), check line and campaign capacity, claim the
+        contact and write the attempt. Each dial gets its attempt; the Eligibility when its
+        ``decide`` refused; FULL when no channel was left for it; TAKEN when the contact is
+        no longer this worker's to dial."""
+        with self._write() as conn:
+            asks = [(d.contact.phone.number, d.decide.day_start) for d in dials]
+            facts = numbers_facts(conn, campaign, asks, now)
+            room = self._room(conn, campaign)
+            results, chosen = choose(dials, facts, room, now)
+            claimed = self._claim(conn, [dials[i].contact for i in chosen], now)
+            chosen = [i for i in chosen if dials[i].contact.id in claimed]
+            for i, attempt in zip(
+                chosen, self._insert(conn, campaign, [dials[i] for i in chosen], now), strict=True
+            ):
+                results[i] = attempt
+        for i in chosen:
+            dials[i].contact.phone.attempt_count += 1
+        return results
+
+    def _room(self, conn: Connection, campaign: dict[str, Any]) -> int:
+        """Channels free on the line (locked until the transaction ends, as it is shared by
+        every campaign and worker) and in the campaign, whichever is fewer."""
+        line_id = campaign["line_id"]
+        channels = conn.scalar(sql.LOCK_LINE, {"line_id": line_id})
+        on_line, in_campaign = conn.execute(
+            sql.OPEN_CALLS, {"line_id": line_id, "campaign_id": campaign["id"]}
+        ).one()
+        if channels is None:
+            return 0
+        free_in_campaign = int(campaign["max_concurrency"]) - int(in_campaign)
+        return min(int(channels) - int(on_line), free_in_campaign)
+
+    def _claim(self, conn: Connection, chosen: Sequence[LeasedContact], now: datetime) -> set[int]:
+        """Claim the contacts still pending and leased here; their phones count the attempt."""
+        if not chosen:
+            return set()
+        params = {"ids": [c.id for c in chosen], "worker": self.worker_id, "now": now}
+        claimed = set(conn.scalars(sql.CLAIM, params))
+        phones = [c.phone.id for c in chosen if c.id in claimed]
+        if phones:
+            conn.execute(sql.BUMP_PHONE, {"ids": phones, "now": now})
+        return claimed
+
+    def _insert(
+        self, conn: Connection, campaign: dict[str, Any], dials: Sequence[Dial], now: datetime
+    ) -> list[OpenAttempt]:
+        if not dials:
+            return []
+        uuids = [new_uuid() for _ in dials]
+        conn.execute(
+            sql.INSERT_ATTEMPT,
+            [
                 {
                     "uuid": attempt_uuid,
                     "tenant_id": campaign["tenant_id"],
                     "campaign_id": campaign["id"],
-                    "contact_id": contact.id,
-                    "phone_id": phone.id,
-                    "number": phone.number,
-                    "caller_number": caller_number,
-                    "line_id": line_id,
-                    "agent_id": agent_id,
+                    "contact_id": d.contact.id,
+                    "phone_id": d.contact.phone.id,
+                    "number": d.contact.phone.number,
+                    "caller_number": d.caller_number,
+                    "line_id": campaign["line_id"],
+                    "agent_id": d.agent_id,
                     "worker_id": self.worker_id,
                     "call_id": attempt_uuid,
                     "created_at": now,
@@ -389,120 +467,85 @@ class Ledger:
                     "talk_seconds": 0.0,
                     "abandoned": False,
                     "data": {},
-                },
-            )
-        phone.attempt_count += 1
-        assert attempt_id is not None
-        return OpenAttempt(
-            attempt_id,
-            attempt_uuid,
-            campaign["id"],
-            contact.id,
-            phone.id,
-            phone.number,
-            line_id,
-            now,
-            agent_id=agent_id,
+                }
+                for attempt_uuid, d in zip(uuids, dials, strict=True)
+            ],
         )
+        ids = {u: i for u, i in conn.execute(sql.ATTEMPT_IDS, {"uuids": uuids})}
+        return [
+            OpenAttempt(
+                ids[attempt_uuid],
+                attempt_uuid,
+                campaign["id"],
+                d.contact.id,
+                d.contact.phone.id,
+                d.contact.phone.number,
+                campaign["line_id"],
+                now,
+                agent_id=d.agent_id,
+            )
+            for attempt_uuid, d in zip(uuids, dials, strict=True)
+        ]
 
-    def _decide(
-        self,
-        conn: Connection,
-        campaign: dict[str, Any],
-        number: str,
-        now: datetime,
-        decide: Decide,
-    ) -> Eligibility:
-        today, last, dnc = number_facts(conn, campaign, number, decide.day_start, now)
-        return decide(today, last, dnc)
-
-    def close_attempt(
-        self,
-        attempt: OpenAttempt,
-        tenant_id: int,
-        outcome: Outcome,
-        native_cause: str,
-        ended_at: datetime,
-        verdict: Verdict,
-    ) -> None:
-        """Close the attempt and move its contact on, in one transaction."""
-        talk = (ended_at - attempt.answered_at).total_seconds() if attempt.answered_at else 0.0
-        with self.store.write() as conn:
-            closed = conn.execute(
-                sql.CLOSE_ATTEMPT,
-                {
-                    "attempt_id": attempt.id,
-                    "p_outcome": outcome.value,
-                    "p_cause": native_cause,
-                    "p_ended": ended_at,
-                    "p_ringing": attempt.ringing_at,
-                    "p_answered": attempt.answered_at,
-                    "p_talk": talk,
-                    "p_abandoned": outcome is Outcome.ABANDONED,
-                    "p_agent": attempt.agent_id,
-                    "p_connected": attempt.connected_at,
-                    "p_transferred": attempt.transferred_at,
-                    "p_transfer_result": attempt.transfer_result,
-                },
-            ).rowcount
-            if not closed:
+    def close_attempt(self, closing: Closing) -> None:
+        """Close an attempt and move its contact on. Closes are group-committed: written in
+        one transaction with the others that come within ``close_delay`` seconds (at most
+        CLOSE_BATCH of them), and always before this ledger's next read or write, so the
+        engine never acts on a close that is not in the store. Without a running event loop
+        the close is written at once."""
+        self._closing.append(closing)
+        if len(self._closing) >= CLOSE_BATCH:
+            self.flush()
+            return
+        if self._flush_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
                 return
-            conn.execute(
-                sql.MOVE_CONTACT,
-                {
-                    "contact_id": attempt.contact_id,
-                    "p_state": verdict.state.value,
-                    "p_reason": verdict.reason,
-                    "p_next": verdict.next_eligible_at,
-                    "p_index": verdict.phone_index,
-                    "p_outcome": verdict.outcome.value if verdict.outcome else None,
-                    "p_now": ended_at,
-                },
-            )
-            conn.execute(
-                sql.MARK_PHONE,
-                {
-                    "phone_id": attempt.phone_id,
-                    "p_outcome": outcome.value,
-                    "p_state": "finished" if verdict.phone_finished else "active",
-                },
-            )
-            audience = outbox.subscribers(conn, tenant_id, attempt.campaign_id)
-            self._event(
-                conn,
-                attempt.campaign_id,
-                "attempt.ended",
-                {
-                    "attempt_id": attempt.id,
-                    "attempt_uuid": attempt.uuid,
-                    "contact_id": attempt.contact_id,
-                    "number": attempt.number,
-                    "outcome": outcome.value,
-                    "native_cause": native_cause,
-                    "talk_seconds": talk,
-                    "started_at": attempt.created_at.isoformat(),
-                    "answered_at": _iso(attempt.answered_at),
-                    "ended_at": ended_at.isoformat(),
-                    "contact_state": verdict.state.value,
-                },
-                ended_at,
-                tenant_id,
-                audience,
-            )
-            if verdict.state in CONTACT_TERMINAL:
-                data = completed(attempt.contact_id, verdict, outcome.value)
-                outbox.publish(
-                    conn,
-                    tenant_id,
-                    attempt.campaign_id,
-                    CONTACT_COMPLETED,
-                    data,
-                    ended_at,
-                    audience,
-                )
+            self._flush_timer = loop.call_later(self.close_delay, self.flush)
+
+    def flush(self) -> None:
+        """Write the closes waiting for their group commit, in one transaction. Should that
+        fail, each is tried again in its own, so one bad close costs no other."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        closing, self._closing = self._closing, []
+        if not closing:
+            return
+        try:
+            with self.store.write() as conn:
+                close_attempts(conn, closing)
+            return
+        except Exception:
+            if len(closing) == 1:
+                log.exception("closing attempt %s failed", closing[0].attempt.uuid)
+                return
+            log.exception("closing %d attempts together failed; closing each alone", len(closing))
+        for one in closing:
+            try:
+                with self.store.write() as conn:
+                    close_attempts(conn, [one])
+            except Exception:
+                log.exception("closing attempt %s failed", one.attempt.uuid)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction of this ledger's, after the closes waiting to be written."""
+        self.flush()
+        with self.store.write() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read of this ledger's, which sees every close it was given."""
+        self.flush()
+        with self.store.read() as conn:
+            yield conn
 
     def open_attempts(self, campaign_id: int) -> list[dict[str, Any]]:
-        with self.store.read() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(attempts, contacts.c.phone_index)
                 .join(contacts, contacts.c.id == attempts.c.contact_id)
@@ -515,7 +558,7 @@ class Ledger:
         open_contacts = select(attempts.c.contact_id).where(
             attempts.c.campaign_id == campaign_id, attempts.c.outcome.is_(None)
         )
-        with self.store.write() as conn:
+        with self._write() as conn:
             return conn.execute(
                 update(contacts)
                 .where(
@@ -536,14 +579,14 @@ class Ledger:
 
     def ready_agents(self, skill_group_id: int) -> list[tuple[int, str]]:
         """Ready agents of a skill group, the longest idle first: (id, endpoint)."""
-        with self.store.read() as conn:
+        with self._read() as conn:
             rows = conn.execute(sql.READY_AGENTS, {"skill_group_id": skill_group_id})
             return [(r.id, r.endpoint) for r in rows]
 
     def team(self, skill_group_id: int) -> list[tuple[str, datetime]]:
         """The working agents of a skill group (ready, reserved, on a call, wrapping up): each
         one's state and when it began, for the pacer."""
-        with self.store.read() as conn:
+        with self._read() as conn:
             rows = conn.execute(sql.TEAM, {"skill_group_id": skill_group_id})
             return [(r.state, r.state_changed_at) for r in rows]
 
@@ -553,7 +596,7 @@ class Ledger:
         query = select(attempts.c.outcome, func.count()).where(
             attempts.c.campaign_id == campaign_id, attempts.c.outcome.in_(answered)
         )
-        with self.store.read() as conn:
+        with self._read() as conn:
             rows = conn.execute(query.group_by(attempts.c.outcome)).all()
         counts: dict[str, int] = {str(r[0]): int(r[1]) for r in rows}
         abandons = counts.get(Outcome.ABANDONED.value, 0)
@@ -562,12 +605,12 @@ class Ledger:
     def emit_decision(
         self, campaign_id: int, tenant_id: int, data: dict[str, Any], now: datetime
     ) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             self._event(conn, campaign_id, "pacing.decision", data, now, tenant_id)
 
     def take_agent(self, skill_group_id: int, now: datetime) -> tuple[int, str] | None:
         """Put the longest-idle ready agent of the group on a call; None if nobody is ready."""
-        with self.store.write() as conn:
+        with self._write() as conn:
             for agent_id, endpoint in conn.execute(
                 sql.READY_AGENTS, {"skill_group_id": skill_group_id}
             ).all():
@@ -576,18 +619,18 @@ class Ledger:
         return None
 
     def agent_to_wrap(self, agent_id: int, now: datetime) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(sql.AGENT_TO_WRAP, {"agent_id": agent_id, "now": now})
 
     def agent_wrapped(self, agent_id: int, now: datetime) -> bool:
         """After-call work is over: ready again (unless the agent went not ready meanwhile)."""
-        with self.store.write() as conn:
+        with self._write() as conn:
             return bool(
                 conn.execute(sql.AGENT_WRAPPED, {"agent_id": agent_id, "now": now}).rowcount
             )
 
     def emit_progress(self, campaign_id: int, tenant_id: int, now: datetime) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             stats = campaign_stats(conn, campaign_id)
             self._event(conn, campaign_id, "campaign.progress", stats, now, tenant_id)
 
@@ -615,7 +658,7 @@ class Ledger:
         it for ``ttl`` seconds and reserve the agent. None when nothing is due now; Conflict
         when the agent is no longer ready."""
         seen: list[int] = []
-        with self.store.write() as conn:
+        with self._write() as conn:
             expire_previews(conn, now, previews.c.campaign_id == campaign["id"])
             for _ in range(PREVIEW_SCAN_BATCHES):
                 params = {"campaign_id": campaign["id"], "agent_id": agent_id, "now": now}
@@ -678,7 +721,7 @@ class Ledger:
     def preview_work(self, campaign_id: int, now: datetime) -> tuple[list[dict[str, Any]], bool]:
         """A preview campaign's poll: the dial requests waiting for the engine, and whether a
         hold has lapsed (the agent walked away, or nobody took the request in time)."""
-        with self.store.read() as conn:
+        with self._read() as conn:
             rows = [
                 dict(r._mapping)
                 for r in conn.execute(sql.PREVIEW_WORK, {"campaign_id": campaign_id, "now": now})
@@ -687,11 +730,11 @@ class Ledger:
         return requests, len(requests) < len(rows)
 
     def expire_previews(self, campaign_id: int, now: datetime) -> int:
-        with self.store.write() as conn:
+        with self._write() as conn:
             return expire_previews(conn, now, previews.c.campaign_id == campaign_id)
 
     def release_previews(self, campaign_id: int, reason: str, now: datetime) -> int:
-        with self.store.write() as conn:
+        with self._write() as conn:
             return release_previews(conn, campaign_id, reason, now)
 
     def take_preview(
@@ -703,7 +746,7 @@ class Ledger:
         and the agent's endpoint; None when the request is gone (skipped, lapsed, released) or
         the contact went elsewhere (the preview is then refused and the agent ready)."""
         agent_id = preview["agent_id"]
-        with self.store.write() as conn:
+        with self._write() as conn:
             taken = conn.execute(
                 update(previews)
                 .where(
@@ -736,7 +779,7 @@ class Ledger:
         return self.leased_contact(preview["contact_id"]), str(endpoint or "")
 
     def preview_attempt(self, preview_id: int, attempt_id: int, now: datetime) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(previews)
                 .where(previews.c.id == preview_id)
@@ -752,13 +795,13 @@ class Ledger:
         agent: tuple[int, Sequence[str], str] | None = None,
     ) -> None:
         """End a preview; ``agent`` = (id, from states, to state) moves its agent on with it."""
-        with self.store.write() as conn:
+        with self._write() as conn:
             end_preview(conn, preview_id, state, reason, now)
             if agent is not None:
                 move_agent(conn, agent[0], agent[1], agent[2], now)
 
     def move_agent(self, agent_id: int, sources: Sequence[str], target: str, now: datetime) -> bool:
-        with self.store.write() as conn:
+        with self._write() as conn:
             return move_agent(conn, agent_id, sources, target, now)
 
     def previews_dialing(self, campaign_id: int) -> list[dict[str, Any]]:
@@ -769,11 +812,11 @@ class Ledger:
             .outerjoin(attempts, attempts.c.id == previews.c.attempt_id)
             .where(previews.c.campaign_id == campaign_id, previews.c.state == "dialing")
         )
-        with self.store.read() as conn:
+        with self._read() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def agent_endpoint(self, agent_id: int) -> str:
-        with self.store.read() as conn:
+        with self._read() as conn:
             return str(conn.scalar(select(agents.c.endpoint).where(agents.c.id == agent_id)) or "")
 
     def open_attempt_of(self, contact_id: int, agent_id: int) -> dict[str, Any] | None:
@@ -783,7 +826,7 @@ class Ledger:
             attempts.c.agent_id == agent_id,
             attempts.c.outcome.is_(None),
         )
-        with self.store.read() as conn:
+        with self._read() as conn:
             row = conn.execute(query).first()
         return None if row is None else dict(row._mapping)
 
@@ -793,17 +836,163 @@ def number_facts(
 ) -> tuple[int, datetime | None, bool]:
     """Attempts to ``number`` in the campaign since ``day_start``, its latest attempt, and
     whether it is on the tenant's or the operator's DNC list."""
-    today, last, dnc = conn.execute(
-        sql.NUMBER_FACTS,
-        {
-            "day_start": day_start,
-            "campaign_id": campaign["id"],
-            "number": number,
-            "tenant_id": campaign["tenant_id"],
-            "now": now,
-        },
-    ).one()
-    return int(today), last, dnc is not None
+    return numbers_facts(conn, campaign, [(number, day_start)], now)[0]
+
+
+def numbers_facts(
+    conn: Connection,
+    campaign: dict[str, Any],
+    asks: Sequence[tuple[str, datetime]],
+    now: datetime,
+) -> list[tuple[int, datetime | None, bool]]:
+    """``number_facts`` for each (number, day_start), in one query per distinct day start
+    (one, unless the numbers' time zones differ) and one for the DNC list."""
+    if not asks:
+        return []
+    numbers = sorted({n for n, _ in asks})
+    tenant = {"tenant_id": campaign["tenant_id"], "now": now, "numbers": numbers}
+    dnc = set(conn.scalars(sql.DNC_OF, tenant))
+    known: dict[tuple[str, datetime], tuple[int, datetime | None]] = {}
+    for day_start in {d for _, d in asks}:
+        params = {"campaign_id": campaign["id"], "numbers": numbers, "day_start": day_start}
+        for number, today, last in conn.execute(sql.NUMBERS_FACTS, params):
+            known[(number, day_start)] = (int(today), last)
+    return [(*known.get((n, d), (0, None)), n in dnc) for n, d in asks]
+
+
+def choose(
+    dials: Sequence[Dial],
+    facts: Sequence[tuple[int, datetime | None, bool]],
+    room: int,
+    now: datetime,
+) -> tuple[list[OpenAttempt | Eligibility | Refusal], list[int]]:
+    """Each dial's verdict in order, as if its attempt were written before the next one is
+    looked at (a number twice in the batch sees its first attempt), at most ``room`` of them
+    chosen: (results with TAKEN for the chosen until they are written, the chosen indexes)."""
+    results: list[OpenAttempt | Eligibility | Refusal] = []
+    opened: Counter[str] = Counter()
+    seen: set[int] = set()
+    chosen: list[int] = []
+    for dial, (today, last, dnc) in zip(dials, facts, strict=True):
+        number = dial.contact.phone.number
+        if dial.contact.id in seen:  # one attempt per contact at a time
+            results.append(Refusal.TAKEN)
+            continue
+        seen.add(dial.contact.id)
+        if opened[number]:
+            today, last = today + opened[number], max(last or now, now)
+        verdict = dial.decide(today, last, dnc)
+        if not verdict.eligible:
+            results.append(verdict)
+        elif len(chosen) >= room:
+            results.append(Refusal.FULL)
+        else:
+            opened[number] += 1
+            chosen.append(len(results))
+            results.append(Refusal.TAKEN)
+    return results, chosen
+
+
+def close_attempts(conn: Connection, closings: Sequence[Closing]) -> None:
+    """Close the attempts still open and move their contacts on, each statement once for all
+    of them; each closed attempt's attempt.ended (and its contact's contact.completed when the
+    contact ended) goes into the campaign's log and the webhook outbox in this transaction.
+    An attempt closed already (by a reconciling worker) is left as it is, its contact too."""
+    still_open = set(conn.scalars(sql.STILL_OPEN, {"ids": [c.attempt.id for c in closings]}))
+    todo = list({c.attempt.id: c for c in closings if c.attempt.id in still_open}.values())
+    if not todo:
+        return
+    conn.execute(sql.CLOSE_ATTEMPT, [_closed_row(c) for c in todo])
+    conn.execute(sql.MOVE_CONTACT, [_moved_contact(c) for c in todo])
+    conn.execute(
+        sql.MARK_PHONE,
+        [
+            {
+                "phone_id": c.attempt.phone_id,
+                "p_outcome": c.outcome.value,
+                "p_state": "finished" if c.verdict.phone_finished else "active",
+            }
+            for c in todo
+        ],
+    )
+    ended = [(c, _ended_event(c)) for c in todo]
+    conn.execute(
+        sql.INSERT_EVENT,
+        [
+            {
+                "tenant_id": c.tenant_id,
+                "campaign_id": c.attempt.campaign_id,
+                "kind": ATTEMPT_ENDED,
+                "data": data,
+                "created_at": c.ended_at,
+            }
+            for c, data in ended
+        ],
+    )
+    audiences: dict[tuple[int, int], list[outbox.Subscriber]] = {}
+    for c, data in ended:
+        key = (c.tenant_id, c.attempt.campaign_id)
+        if key not in audiences:
+            audiences[key] = outbox.subscribers(conn, *key)
+        if not audiences[key]:
+            continue
+        outbox.publish(conn, *key, ATTEMPT_ENDED, data, c.ended_at, audiences[key])
+        if c.verdict.state in CONTACT_TERMINAL:
+            done = completed(c.attempt.contact_id, c.verdict, c.outcome.value)
+            outbox.publish(conn, *key, CONTACT_COMPLETED, done, c.ended_at, audiences[key])
+
+
+def _talk(c: Closing) -> float:
+    answered = c.attempt.answered_at
+    return (c.ended_at - answered).total_seconds() if answered else 0.0
+
+
+def _closed_row(c: Closing) -> dict[str, Any]:
+    a = c.attempt
+    return {
+        "attempt_id": a.id,
+        "p_outcome": c.outcome.value,
+        "p_cause": c.native_cause,
+        "p_ended": c.ended_at,
+        "p_ringing": a.ringing_at,
+        "p_answered": a.answered_at,
+        "p_talk": _talk(c),
+        "p_abandoned": c.outcome is Outcome.ABANDONED,
+        "p_agent": a.agent_id,
+        "p_connected": a.connected_at,
+        "p_transferred": a.transferred_at,
+        "p_transfer_result": a.transfer_result,
+    }
+
+
+def _moved_contact(c: Closing) -> dict[str, Any]:
+    v = c.verdict
+    return {
+        "contact_id": c.attempt.contact_id,
+        "p_state": v.state.value,
+        "p_reason": v.reason,
+        "p_next": v.next_eligible_at,
+        "p_index": v.phone_index,
+        "p_outcome": v.outcome.value if v.outcome else None,
+        "p_now": c.ended_at,
+    }
+
+
+def _ended_event(c: Closing) -> dict[str, Any]:
+    a = c.attempt
+    return {
+        "attempt_id": a.id,
+        "attempt_uuid": a.uuid,
+        "contact_id": a.contact_id,
+        "number": a.number,
+        "outcome": c.outcome.value,
+        "native_cause": c.native_cause,
+        "talk_seconds": _talk(c),
+        "started_at": a.created_at.isoformat(),
+        "answered_at": _iso(a.answered_at),
+        "ended_at": c.ended_at.isoformat(),
+        "contact_state": c.verdict.state.value,
+    }
 
 
 def attempt_from_row(row: dict[str, Any]) -> OpenAttempt:
@@ -972,6 +1161,7 @@ def release_previews(conn: Connection, campaign_id: int, reason: str, now: datet
 # --- webhook events ---------------------------------------------------------------------------
 
 CONTACT_COMPLETED = WebhookEvent.CONTACT_COMPLETED.value
+ATTEMPT_ENDED = WebhookEvent.ATTEMPT_ENDED.value
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -30,7 +30,14 @@ from outdial.domain.transfer import TransferFallback, TransferResult
 from outdial.engine.config import CampaignConfig, load_config
 from outdial.engine.desk import AgentDesk
 from outdial.engine.dial_check import DialCheck
-from outdial.engine.ledger import LeasedContact, OpenAttempt, attempt_from_row
+from outdial.engine.ledger import (
+    Closing,
+    Dial,
+    LeasedContact,
+    OpenAttempt,
+    Refusal,
+    attempt_from_row,
+)
 from outdial.engine.pacer import Pacer
 from outdial.engine.ports import (
     ATTEMPT_VARIABLE,
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("outdial.engine")
 S = CampaignState
 SPIN_LIMIT = 10_000
+OPEN_BATCH = 100  # attempts opened in one transaction at most (the loop waits on each)
 WAITING_LOOK_SECONDS = 0.25  # callers wait at most 2 s: look for a ready agent this often
 DECISION_LOG_SECONDS = 2.0  # at most one pacing.decision event per campaign this often
 PACER_LAWS = {
@@ -286,25 +294,40 @@ class CampaignRunner:
         self._serve_waiting(now)
         free = wanted = self.agent_room(self.free_slots(now), now)
         while free > 0:
-            contact = self.next_contact(now, free)
-            if contact is None:
+            batch = self.next_contacts(now, min(free, OPEN_BATCH))
+            if not batch:
                 break
-            caller = config.caller_number(contact.phone.number)
-            decide = DialCheck(self.campaign, config, contact, now)
-            result = self.ledger.open_attempt(self.campaign, contact, caller, now, decide)
-            if result is None:  # the line or the campaign is full, or the contact was taken
-                self.hopper.appendleft(contact)
+            launched = await self.dial_batch(batch, config, now)
+            if launched is None:  # the line or the campaign is full
                 self.wake_at(now + timedelta(seconds=1))
                 break
-            if isinstance(result, Eligibility):
-                self.not_now(contact, result, decide.on_dnc, now)
-                continue
-            await self.originate(result, contact, caller, config)
-            free -= 1
+            free -= launched
         if self.pacer is not None:
             self.pacer.dialed(now.timestamp(), wanted - free)
         if not self.active and not self.hopper:
             self.check_done(now)
+
+    async def dial_batch(
+        self, batch: list[LeasedContact], config: CampaignConfig, now: datetime
+    ) -> int | None:
+        """Open the batch's attempts in one transaction, then dial them. Returns the calls
+        launched; None when the line or campaign was full (those contacts wait in the hopper).
+        A contact taken from this worker meanwhile is dropped."""
+        dials = [
+            Dial(c, config.caller_number(c.phone.number), DialCheck(self.campaign, config, c, now))
+            for c in batch
+        ]
+        results = self.ledger.open_batch(self.campaign, dials, now)
+        waiting = [d.contact for d, r in zip(dials, results, strict=True) if r is Refusal.FULL]
+        self.hopper.extendleft(reversed(waiting))
+        launched = 0
+        for dial, result in zip(dials, results, strict=True):
+            if isinstance(result, Eligibility):
+                self.not_now(dial.contact, result, dial.decide.on_dnc, now)
+            elif isinstance(result, OpenAttempt):
+                await self.originate(result, dial.contact, dial.caller_number, config)
+                launched += 1
+        return None if waiting else launched
 
     def _serve_waiting(self, now: datetime) -> None:
         """Callers waiting for an agent go to any agent ready now (one who pressed ready
@@ -369,6 +392,16 @@ class CampaignRunner:
             "launched": self.pacer.launched,
         }
         self.ledger.emit_decision(self.campaign_id, int(self.campaign["tenant_id"]), data, now)
+
+    def next_contacts(self, now: datetime, count: int) -> list[LeasedContact]:
+        """Up to ``count`` contacts from the hopper, refilled when it runs dry."""
+        batch: dict[int, LeasedContact] = {}
+        while len(batch) < count:
+            contact = self.next_contact(now, count - len(batch))
+            if contact is None or contact.id in batch:  # leased again: the hopper ran dry
+                break
+            batch[contact.id] = contact
+        return list(batch.values())
 
     def next_contact(self, now: datetime, free: int) -> LeasedContact | None:
         if not self.hopper:
@@ -528,8 +561,9 @@ class CampaignRunner:
             contact.phone.attempt_count,
         )
         verdict = self._for_state(verdict, outcome)
+        tenant_id = int(self.campaign["tenant_id"])
         self.ledger.close_attempt(
-            call.attempt, int(self.campaign["tenant_id"]), outcome, native_cause, at, verdict
+            Closing(call.attempt, tenant_id, outcome, native_cause, at, verdict)
         )
         gap = float(self.campaign["call_gap_seconds"])
         if gap > 0:

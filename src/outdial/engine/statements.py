@@ -78,22 +78,25 @@ DEFER = (
         updated_at=b("now"),
     )
 )
-_ON_DNC = (
-    select(dnc_entries.c.id)
-    .where(
-        dnc_entries.c.number == b("number"),
-        or_(dnc_entries.c.tenant_id == b("tenant_id"), dnc_entries.c.tenant_id.is_(None)),
-        or_(dnc_entries.c.expires_at.is_(None), dnc_entries.c.expires_at > b("now")),
-    )
-    .limit(1)
-    .scalar_subquery()
+DNC_OF = select(dnc_entries.c.number).where(
+    dnc_entries.c.number.in_(b("numbers", expanding=True)),
+    or_(dnc_entries.c.tenant_id == b("tenant_id"), dnc_entries.c.tenant_id.is_(None)),
+    or_(dnc_entries.c.expires_at.is_(None), dnc_entries.c.expires_at > b("now")),
 )
-NUMBER_FACTS = select(
-    func.count().filter(attempts.c.created_at >= b("day_start")),
-    func.max(attempts.c.created_at),
-    _ON_DNC,
-).where(attempts.c.campaign_id == b("campaign_id"), attempts.c.number == b("number"))
-"""Attempts to the number today, its latest attempt, and a DNC entry id (or NULL)."""
+"""Which of the numbers are on the tenant's or the operator's DNC list now."""
+NUMBERS_FACTS = (
+    select(
+        attempts.c.number,
+        func.count().filter(attempts.c.created_at >= b("day_start")),
+        func.max(attempts.c.created_at),
+    )
+    .where(
+        attempts.c.campaign_id == b("campaign_id"),
+        attempts.c.number.in_(b("numbers", expanding=True)),
+    )
+    .group_by(attempts.c.number)
+)
+"""For each number already dialed in the campaign: its attempts since day_start, its latest."""
 LOCK_LINE = select(lines.c.channels).where(lines.c.id == b("line_id")).with_for_update()
 OPEN_CALLS = select(
     select(func.count())
@@ -111,7 +114,7 @@ CAMPAIGN = select(campaigns).where(campaigns.c.id == b("campaign_id"))
 CLAIM = (
     update(contacts)
     .where(
-        contacts.c.id == b("contact_id"),
+        contacts.c.id.in_(b("ids", expanding=True)),
         contacts.c.state == "pending",
         contacts.c.lease_owner == b("worker"),
     )
@@ -123,13 +126,24 @@ CLAIM = (
         next_eligible_at=None,
         updated_at=b("now"),
     )
+    .returning(contacts.c.id)
 )
+"""Claim the contacts still pending and leased to this worker; returns those claimed."""
 BUMP_PHONE = (
     update(contact_phones)
-    .where(contact_phones.c.id == b("phone_id"))
+    .where(contact_phones.c.id.in_(b("ids", expanding=True)))
     .values(attempt_count=contact_phones.c.attempt_count + 1, last_attempt_at=b("now"))
 )
-INSERT_ATTEMPT = insert(attempts).returning(attempts.c.id)
+INSERT_ATTEMPT = insert(attempts)
+ATTEMPT_IDS = select(attempts.c.uuid, attempts.c.id).where(
+    attempts.c.uuid.in_(b("uuids", expanding=True))
+)
+STILL_OPEN = (
+    select(attempts.c.id)
+    .where(attempts.c.id.in_(b("ids", expanding=True)), attempts.c.outcome.is_(None))
+    .with_for_update()
+)
+"""The attempts among ``ids`` not closed yet, locked until the closing transaction ends."""
 CLOSE_ATTEMPT = (
     update(attempts)
     .where(attempts.c.id == b("attempt_id"), attempts.c.outcome.is_(None))

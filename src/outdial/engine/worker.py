@@ -133,3 +133,4 @@ class Worker:
             self.ledger.release_campaign(campaign_id)
         for driver in self._drivers.values():
             await driver.close()
+        self.ledger.flush()  # the closes of calls that ended as the drivers closed
