@@ -57,7 +57,7 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
 def new_worker(
     store: Store, engine_settings: EngineSettings | None = None, secret_key: bytes | None = None
 ) -> Worker:
-    """An engine worker; ``secret_key`` opens the SIP lines' sealed passwords."""
+    """An engine worker; ``secret_key`` opens the lines' sealed passwords (SIP, FreeSWITCH)."""
     clock = SystemClock()
     return Worker(store, clock, driver_factory(clock, line_secrets(secret_key)), engine_settings)
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from outdial.services.catalog import LineHooks, open_line_password
 from outdial.services.container import Services
+from outdial.services.secrets import SecretBox
 from outdial.store.repo import TenantTable
 from outdial.store.schema import lines
 from tests.support import Api, ended_attempt, fields
@@ -483,6 +484,13 @@ LINE_RULES: Cases = [
             "settings": {"nodes": [{"host": "fs1"}, {"host": "fs2", "port": 0}]},
         },
         "settings.nodes[1].port",
+    ),
+    *(
+        (
+            {"driver": "freeswitch", "settings": {"nodes": [{"host": "fs1", "password": bad}]}},
+            "settings.nodes[0].password",
+        )
+        for bad in ["ClueCon\nevent plain ALL", "a\tb", "", "x" * 256]
     ),
     (
         {"driver": "freeswitch", "settings": {"nodes": [{"host": "fs1"}], "dial_string": ""}},
@@ -1144,12 +1152,14 @@ def test_line_passwords_are_masked_in_output_and_kept_on_patch(api: Api, server:
     assert [n["password"] for n in listed[0]["settings"]["nodes"]] == [MASK, MASK]
     assert "s3cret" not in api.get(item).text and "s3cret" not in api.get("/lines").text
     real = ["s3cret-one", "s3cret-two"]
-    assert [n["password"] for n in stored_settings(server, fs["id"])["nodes"]] == real
+    sealed = [n["password"] for n in stored_settings(server, fs["id"])["nodes"]]
+    assert all(p.startswith("sealed:") and "s3cret" not in p for p in sealed)  # encrypted
+    assert node_passwords(server, fs["id"]) == real
 
     # A PATCH without settings, or sending the masked settings back, keeps the passwords.
     api.ok(api.patch(item, {"channels": 5}))
     api.ok(api.patch(item, {"settings": api.ok(api.get(item))["settings"]}))
-    assert [n["password"] for n in stored_settings(server, fs["id"])["nodes"]] == real
+    assert [n["password"] for n in stored_settings(server, fs["id"])["nodes"]] == sealed
 
     # A new password replaces the one at its place; the mask keeps the other.
     nodes = [{"host": "fs1", "password": MASK}, {"host": "fs2", "password": "new"}]
@@ -1157,7 +1167,8 @@ def test_line_passwords_are_masked_in_output_and_kept_on_patch(api: Api, server:
     out = api.ok(api.patch(item, {"settings": changed}))
     assert [n["password"] for n in out["settings"]["nodes"]] == [MASK, MASK]
     stored = stored_settings(server, fs["id"])["nodes"]
-    assert [n["password"] for n in stored] == ["s3cret-one", "new"]
+    assert stored[0]["password"] == sealed[0] and stored[1]["password"].startswith("sealed:")
+    assert node_passwords(server, fs["id"]) == ["s3cret-one", "new"]
 
     # The mask where no password is stored is refused, naming the place; nothing changes.
     extra = {**changed, "nodes": [*nodes, {"host": "fs3", "password": MASK}]}
@@ -1205,9 +1216,53 @@ def test_sip_password_is_masked_only_when_set(api: Api, server: Server) -> None:
 
 
 def sip_password(server: Server, line_id: int) -> str:
+    return open_line_password(line_box(server), stored_settings(server, line_id)["password"])
+
+
+def node_passwords(server: Server, line_id: int) -> list[str]:
+    box = line_box(server)
+    return [
+        open_line_password(box, n["password"]) for n in stored_settings(server, line_id)["nodes"]
+    ]
+
+
+def line_box(server: Server) -> SecretBox:
     hooks = server[1].lines.hooks
     assert isinstance(hooks, LineHooks) and hooks.box is not None
-    return open_line_password(hooks.box, stored_settings(server, line_id)["password"])
+    return hooks.box
+
+
+def test_a_password_that_looks_sealed_is_sealed_like_any_other(api: Api, server: Server) -> None:
+    """Only what the store holds is taken as sealed: a password given that begins with
+    ``sealed:`` is a password, sealed and opened back as given."""
+    given = "sealed:not-a-token"
+    nodes = [{"host": "fs1", "password": given}]
+    fs = line(api, "fs-odd", driver="freeswitch", settings={"nodes": nodes, "gateway": "gw"})
+    assert node_passwords(server, fs["id"]) == [given]
+    sip = line(
+        api, "sip-odd", driver="sip", settings={"host": "h", "username": "u", "password": given}
+    )
+    assert sip_password(server, sip["id"]) == given
+
+
+def test_a_plain_password_from_before_sealing_is_sealed_on_the_next_update(
+    api: Api, server: Server
+) -> None:
+    fs = line(
+        api, "fs-old", driver="freeswitch", settings={"nodes": [{"host": "fs1"}], "gateway": "gw"}
+    )
+    with server[1].store.write() as conn:  # as a release before sealing stored it
+        plain = {
+            **stored_settings(server, fs["id"]),
+            "nodes": [{"host": "fs1", "port": 8021, "password": "old-pw"}],
+        }
+        conn.execute(update(lines).where(lines.c.id == fs["id"]).values(settings=plain))
+    item = f"/lines/{fs['id']}"
+    assert [n["password"] for n in api.ok(api.get(item))["settings"]["nodes"]] == [MASK]
+    api.ok(api.patch(item, {"settings": api.ok(api.get(item))["settings"]}))
+    (stored,) = stored_settings(server, fs["id"])["nodes"]
+    assert stored["password"].startswith("sealed:")
+    assert node_passwords(server, fs["id"]) == ["old-pw"]
 
 
 # --- agents in use --------------------------------------------------------------------------

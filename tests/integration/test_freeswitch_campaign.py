@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from outdial.clock import SystemClock
 from outdial.engine.worker import EngineSettings, Worker
+from outdial.runtime import line_secrets
 from outdial.services.container import Services
-from outdial.store.schema import attempts
-from outdial.telephony.registry import driver_factory
+from outdial.store.schema import attempts, campaigns, lines
+from outdial.telephony.freeswitch.driver import FreeSwitchTelephony
+from outdial.telephony.registry import DriverUnavailable, driver_factory
+from tests.conftest import SECRET_KEY
 from tests.fake_freeswitch import Callee, FakeFreeSwitch, parse_originate
 from tests.pg_server import free_port
 from tests.support import Api
@@ -32,13 +36,16 @@ BEHAVIOUR = {  # the number's last two digits → (callee, outcome, native cause
 }  # fmt: skip
 
 
+PASSWORD = "fs-s3cret"  # the Event Socket's: sealed in the store, opened by the engine
+
+
 def callee(number: str) -> Callee:
     return BEHAVIOUR[number[-2:]][0]
 
 
 def campaign_through_the_api(api: Api, port: int) -> int:
     settings = {
-        "nodes": [{"host": "127.0.0.1", "port": port, "password": "ClueCon"}],
+        "nodes": [{"host": "127.0.0.1", "port": port, "password": PASSWORD}],
         "gateway": "carrier",
         "variables": {"execute_on_media": "start_da2"},
     }
@@ -72,12 +79,35 @@ async def run_engine(services: Services, campaign_id: int, fake: FakeFreeSwitch,
     await fake.start(port)
     clock = SystemClock()
     settings = EngineSettings(state_poll_seconds=0.5, idle_poll_seconds=0.5)
-    worker = Worker(services.store, clock, driver_factory(clock), settings)
+    drivers = driver_factory(clock, line_secrets(SECRET_KEY))
+    worker = Worker(services.store, clock, drivers, settings)
     try:
         await asyncio.wait_for(worker.run_campaign(campaign_id), 120)
     finally:
         await worker.shutdown()
         await fake.stop()
+
+
+def line_row(services: Services, campaign_id: int) -> dict[str, Any]:
+    query = select(lines).join(campaigns, campaigns.c.line_id == lines.c.id)
+    with services.store.read() as conn:
+        return dict(conn.execute(query.where(campaigns.c.id == campaign_id)).one()._mapping)
+
+
+def test_the_node_password_is_opened_for_the_driver_and_needs_the_key(
+    api: Api, server: tuple[str, Services]
+) -> None:
+    row = line_row(server[1], campaign_through_the_api(api, free_port()))
+
+    async def build() -> list[str]:
+        driver = driver_factory(SystemClock(), line_secrets(SECRET_KEY))(row)
+        assert isinstance(driver, FreeSwitchTelephony)
+        await driver.close()
+        return [n.password for n in driver.config.nodes]
+
+    assert asyncio.run(build()) == [PASSWORD]
+    with pytest.raises(DriverUnavailable, match="no key to open its password"):
+        driver_factory(SystemClock())(row)  # not logged in with the sealed text instead
 
 
 def ledger(services: Services, campaign_id: int) -> list[dict[str, Any]]:
@@ -90,9 +120,11 @@ def test_a_campaign_runs_to_completion_through_freeswitch(
     api: Api, server: tuple[str, Services]
 ) -> None:
     services = server[1]
-    fake = FakeFreeSwitch(callee)
+    fake = FakeFreeSwitch(callee, password=PASSWORD)
     port = free_port()
     campaign_id = campaign_through_the_api(api, port)
+    (node,) = line_row(services, campaign_id)["settings"]["nodes"]
+    assert node["password"].startswith("sealed:") and PASSWORD not in node["password"]
 
     asyncio.run(run_engine(services, campaign_id, fake, port))
 

@@ -58,8 +58,9 @@ SECRET_MASK = "********"
 """Stands for a stored line password in output; sent back in a PATCH, it keeps that password."""
 
 SEALED = "sealed:"
-"""A SIP line's stored password: ``sealed:`` and the SecretBox token (a digest password must
-be read back to answer challenges, so it is encrypted at rest, not hashed)."""
+"""A line's stored password (SIP digest, FreeSWITCH Event Socket): ``sealed:`` and the
+SecretBox token (the password must be read back to log in, so it is encrypted at rest, not
+hashed)."""
 
 
 class LineHooks(Hooks):
@@ -71,18 +72,22 @@ class LineHooks(Hooks):
     ) -> dict[str, Any]:
         settings = validate(LINE_SETTINGS[data.driver], data.settings, prefix="settings")
         stored = current["settings"] if current and current["driver"] == data.driver else {}
-        values = unmask_settings(settings.model_dump(mode="json"), stored)
-        if data.driver == "sip":
-            values = self._sealed(values)
-        return {"settings": values}
+        given = self._sealed(settings.model_dump(mode="json"), every=True)
+        # The mask brings the stored password back: sealed, or plain from before sealing.
+        return {"settings": self._sealed(unmask_settings(given, stored), every=False)}
 
-    def _sealed(self, settings: dict[str, Any]) -> dict[str, Any]:
-        password = settings.get("password") or ""
-        if not password or password.startswith(SEALED):
-            return settings
-        if self.box is None:
-            raise RuntimeError("line passwords need the secret key (LineHooks(box))")
-        return {**settings, "password": SEALED + self.box.seal(password)}
+    def _sealed(self, settings: dict[str, Any], every: bool) -> dict[str, Any]:
+        """Seal each password set (the SIP password, each FreeSWITCH node's): ``every`` one
+        given (whatever it looks like), or only those not sealed yet; the mask is left."""
+        for _, holder in _password_paths(settings):
+            password = holder["password"]
+            if not password or password == SECRET_MASK:
+                continue
+            if every or not password.startswith(SEALED):
+                if self.box is None:
+                    raise RuntimeError("line passwords need the secret key (LineHooks(box))")
+                holder["password"] = SEALED + self.box.seal(password)
+        return settings
 
     def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         busy = lines_in_use(conn, [r["id"] for r in rows])
@@ -162,12 +167,12 @@ def check_numbers_on_line(
 
 
 def line_kind(box: SecretBox) -> ResourceKind:
-    """Lines whose SIP passwords are sealed with ``box``."""
+    """Lines whose passwords are sealed with ``box``."""
     return replace(LINES, hooks=LineHooks(box))
 
 
 def open_line_password(box: SecretBox, stored: str) -> str:
-    """A SIP line's password as stored (sealed, or plain from before sealing) → plain."""
+    """A line's password as stored (sealed, or plain from before sealing) → plain."""
     return box.open(stored.removeprefix(SEALED)) if stored.startswith(SEALED) else stored
 
 

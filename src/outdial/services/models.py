@@ -245,10 +245,21 @@ class SimLineSettings(Input):
         return v
 
 
+def no_control_characters(v: str) -> str:
+    """A credential that goes on a protocol line (SIP header, Event Socket ``auth``)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ValueError("no control characters (line breaks, tabs)")
+    return v
+
+
 class FreeswitchNode(Input):
+    """A FreeSWITCH Event Socket: its address and password (sealed at rest)."""
+
     host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     port: int = Field(8021, ge=1, le=65535)
     password: Annotated[str, StringConstraints(min_length=1, max_length=255)] = "ClueCon"
+
+    _password = field_validator("password")(no_control_characters)
 
 
 class FreeswitchLineSettings(Input):
@@ -339,12 +350,7 @@ class SipLineSettings(Input):
             raise ValueError("only characters a SIP URI's user part allows (no spaces, @ or :)")
         return v
 
-    @field_validator("username", "password")
-    @classmethod
-    def _printable(cls, v: str) -> str:
-        if any(ord(c) < 32 or ord(c) == 127 for c in v):
-            raise ValueError("no control characters (line breaks, tabs)")
-        return v
+    _printable = field_validator("username", "password")(no_control_characters)
 
     @model_validator(mode="after")
     def _credentials(self) -> SipLineSettings:

@@ -23,7 +23,8 @@ class DriverUnavailable(Exception):
 
 
 def driver_factory(clock: Clock, open_secret: Callable[[str], str] | None = None) -> DriverFactory:
-    """``open_secret`` turns a SIP line's stored (sealed) password into the password."""
+    """``open_secret`` turns a line's stored (sealed) password into the password: the SIP
+    password, each FreeSWITCH node's Event Socket password."""
     pool = EslPool()  # one Event Socket connection per FreeSWITCH node, whichever lines use it
 
     def build(line: dict[str, Any]) -> Telephony:
@@ -34,15 +35,27 @@ def driver_factory(clock: Clock, open_secret: Callable[[str], str] | None = None
             )
             return SimTelephony(model, clock, speed=float(settings.get("speed") or 1.0))
         if line.get("driver") == "freeswitch":
-            return FreeSwitchTelephony(line, clock, pool)
+            nodes = [
+                {**node, "password": opened(line, node.get("password") or "", open_secret)}
+                for node in settings.get("nodes") or []
+            ]
+            return FreeSwitchTelephony(
+                {**line, "settings": {**settings, "nodes": nodes}}, clock, pool
+            )
         if line.get("driver") == "sip":
-            stored = settings.get("password") or ""
-            if stored and open_secret is None:
-                raise DriverUnavailable(f"line {line.get('id')}: no key to open its password")
-            password = open_secret(stored) if stored and open_secret else ""
+            password = opened(line, settings.get("password") or "", open_secret)
             return SipTelephony(line, clock, password)
         raise DriverUnavailable(
             f"line {line.get('id')}: driver {line.get('driver')!r} is not available in this build"
         )
 
     return build
+
+
+def opened(line: dict[str, Any], stored: str, open_secret: Callable[[str], str] | None) -> str:
+    """A password of the line as the driver sends it; refused without the key to open it."""
+    if not stored:
+        return ""
+    if open_secret is None:
+        raise DriverUnavailable(f"line {line.get('id')}: no key to open its password")
+    return open_secret(stored)
