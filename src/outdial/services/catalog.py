@@ -72,11 +72,11 @@ class LineHooks(Hooks):
     ) -> dict[str, Any]:
         settings = validate(LINE_SETTINGS[data.driver], data.settings, prefix="settings")
         stored = current["settings"] if current and current["driver"] == data.driver else {}
-        given = self._sealed(settings.model_dump(mode="json"), every=True)
+        given = self._sealed(settings.model_dump(mode="json"))
         # The mask brings the stored password back: sealed, or plain from before sealing.
         return {"settings": self._sealed(unmask_settings(given, stored), every=False)}
 
-    def _sealed(self, settings: dict[str, Any], every: bool) -> dict[str, Any]:
+    def _sealed(self, settings: dict[str, Any], every: bool = True) -> dict[str, Any]:
         """Seal each password set (the SIP password, each FreeSWITCH node's): ``every`` one
         given (whatever it looks like), or only those not sealed yet; the mask is left."""
         for _, holder in _password_paths(settings):
