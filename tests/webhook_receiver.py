@@ -53,6 +53,7 @@ class Receiver:
     fail_first: int = 0
     fail_until: float = 0.0
     fail_status: int = 503
+    retry_after: str = ""  # sent with failing answers when set
     delay: float = 0.0
     keep_bodies: bool = True
     got: list[Received] = field(default_factory=list)
@@ -131,11 +132,19 @@ class Receiver:
                 self.failed_count += 1
             if self.keep_bodies:
                 self.got.append(Received(event_id, heads, body, status, signed))
-        await _answer(send, status, b"{}")
+        extra = (
+            [(b"retry-after", self.retry_after.encode())]
+            if status != 200 and self.retry_after
+            else []
+        )
+        await _answer(send, status, b"{}", extra)
 
 
-async def _answer(send: Any, status: int, body: bytes) -> None:
+async def _answer(
+    send: Any, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    headers += extra or []
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

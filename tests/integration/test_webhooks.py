@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -488,3 +489,19 @@ def test_delivered_deliveries_are_forgotten_after_a_while_dead_letters_stay(
         assert outbox.purge(conn, now() - timedelta(days=7)) == 0
         assert outbox.purge(conn, now() + timedelta(seconds=1)) == 3
     assert setup.states(sub) == Counter({"dead": 2})
+
+
+def test_a_receivers_retry_after_is_honoured(setup: Setup, receiver: tuple[Receiver, str]) -> None:
+    rx, url = receiver
+    rx.fail_first, rx.fail_status, rx.retry_after = 1, 429, "2"
+    sub = setup.subscribe(f"{url}/hook")
+    setup.publish(1)
+    worker = setup.worker(replace(FAST, backoff=Backoff(0.05, 60)))  # honoured up to the cap
+    try:
+        wait_for(lambda: rx.failed_count == 1 and setup.rows(sub)[0]["lease_owner"] is None)
+        [row] = setup.rows(sub)
+        assert row["last_status"] == 429
+        assert (row["next_attempt_at"] - row["last_tried_at"]).total_seconds() >= 2
+        wait_for(lambda: setup.states(sub)["delivered"] == 1)
+    finally:
+        worker.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from outdial.domain.webhooks import (
     after_failure,
     encode,
     headers,
+    retry_after,
     signature,
     verify,
     wanted,
@@ -95,3 +97,17 @@ def test_a_yunfu_call_notification() -> None:
     [missed] = call_notification(unanswered, tenant)["data"]
     assert missed["answerdate"] is None and missed["bill"] == 0 and missed["status"] == "unanswered"
     assert national("+14155550100") == "+14155550100"
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    assert retry_after(429, "120", now) == 120
+    assert retry_after(503, "Fri, 04 Dec 2026 10:01:00 GMT", now) == 60
+    assert retry_after(503, "Fri, 04 Dec 2026 09:00:00 GMT", now) == 0
+    assert retry_after(500, "120", now) is None
+    assert retry_after(429, "soon", now) is None
+    assert retry_after(429, None, now) is None
+    backoff = Backoff(2, 600)
+    assert backoff.delay(1, lambda a, b: b, asked=120) == 120
+    assert backoff.delay(1, lambda a, b: b, asked=10_000) == 600
+    assert backoff.delay(9, lambda a, b: b, asked=1) == 512

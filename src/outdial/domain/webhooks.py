@@ -7,6 +7,8 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 
@@ -89,8 +91,32 @@ class Backoff:
     def ceiling(self, tries: int) -> float:
         return float(min(self.cap, self.base * 2.0 ** max(0, min(tries - 1, 62))))
 
-    def delay(self, tries: int, uniform: Callable[[float, float], float]) -> float:
-        return uniform(0.0, self.ceiling(tries))
+    def delay(
+        self, tries: int, uniform: Callable[[float, float], float], asked: float | None = None
+    ) -> float:
+        """``asked``: what the receiver's Retry-After asked for, honoured up to the cap."""
+        jitter = uniform(0.0, self.ceiling(tries))
+        return jitter if asked is None else max(jitter, min(asked, self.cap))
+
+
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+def retry_after(status: int | None, value: str | None, now: datetime) -> float | None:
+    """Seconds a 429 or 503 asks to wait (``Retry-After``: seconds or an HTTP date); None
+    when it asks nothing (or something unreadable)."""
+    if status not in RETRY_AFTER_STATUSES or not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
 
 
 def succeeded(status: int) -> bool:

@@ -24,6 +24,7 @@ from outdial.domain.webhooks import (
     after_failure,
     encode,
     headers,
+    retry_after,
     succeeded,
 )
 from outdial.store import outbox
@@ -142,6 +143,7 @@ class DeliveryWorker:
                 item.url, data=body, headers=sent, allow_redirects=False
             ) as response:
                 status = response.status
+                asked = response.headers.get("Retry-After")
                 answer = await response.content.read(ANSWER_BYTES)
         except (aiohttp.ClientError, TimeoutError) as exc:
             return self._failed(item, None, f"{type(exc).__name__}: {exc}")
@@ -152,13 +154,16 @@ class DeliveryWorker:
                 item.id, item.subscription_id, DeliveryState.DELIVERED, status, None, None
             )
         said = answer.decode("utf-8", "replace").strip()[:200]
-        return self._failed(item, status, f"HTTP {status}" + (f": {said}" if said else ""))
+        error = f"HTTP {status}" + (f": {said}" if said else "")
+        return self._failed(item, status, error, retry_after(status, asked, self.clock.now()))
 
-    def _failed(self, item: Claimed, status: int | None, error: str) -> TryResult:
+    def _failed(
+        self, item: Claimed, status: int | None, error: str, asked: float | None = None
+    ) -> TryResult:
         state = after_failure(item.tries, item.max_tries)
         later = None
         if state is DeliveryState.PENDING:
-            wait = self.settings.backoff.delay(item.tries, self.rng.uniform)
+            wait = self.settings.backoff.delay(item.tries, self.rng.uniform, asked)
             later = self.clock.now() + timedelta(seconds=wait)
         return TryResult(item.id, item.subscription_id, state, status, error, later)
 
