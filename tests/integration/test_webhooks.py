@@ -505,3 +505,23 @@ def test_a_receivers_retry_after_is_honoured(setup: Setup, receiver: tuple[Recei
         wait_for(lambda: setup.states(sub)["delivered"] == 1)
     finally:
         worker.stop()
+
+
+def test_a_cancelled_campaigns_contacts_are_each_reported_completed(make_rig: RigFactory) -> None:
+    rig = make_rig()
+    body = {"url": "http://127.0.0.1:9/", "events": ["contact.completed"]}
+    sub = rig.services.webhooks.create(rig.tenant, validate(WebhookIn, body))
+    campaign_id = rig.campaign(people(5))
+    rig.act(campaign_id, LifecycleAction.CANCEL)
+    rig.run(campaign_id, callees())
+    with rig.store.read() as conn:
+        payloads = [
+            r.payload
+            for r in conn.execute(select(d.c.payload).where(d.c.subscription_id == sub["id"]))
+        ]
+    ids = {c["id"] for c in rig.contacts(campaign_id)}
+    assert sorted(p["data"]["contact_id"] for p in payloads) == sorted(ids)
+    for p in payloads:
+        assert p["data"]["state"] == "cancelled" and p["data"]["contact"]["id"] in ids
+        assert p["campaign"]["id"] == campaign_id
+    assert len({p["id"] for p in payloads}) == 5

@@ -355,14 +355,18 @@ class Ledger:
             tenant_id = campaign_tenant(conn, campaign_id)
             audience = outbox.subscribers(conn, tenant_id, campaign_id)
             if any(CONTACT_COMPLETED in a.events for a in audience):
-                for row in conn.execute(
-                    select(contacts.c.id, contacts.c.outcome).where(pending)
-                ).all():
-                    data = {"contact_id": row.id, "state": state.value, "reason": reason}
-                    data["outcome"] = row.outcome
-                    outbox.publish(
-                        conn, tenant_id, campaign_id, CONTACT_COMPLETED, data, now, audience
-                    )
+                ended = [
+                    {
+                        "contact_id": r.id,
+                        "state": state.value,
+                        "outcome": r.outcome,
+                        "reason": reason,
+                    }
+                    for r in conn.execute(select(contacts.c.id, contacts.c.outcome).where(pending))
+                ]
+                outbox.publish_completed_contacts(
+                    conn, tenant_id, campaign_id, ended, now, audience
+                )
             return conn.execute(
                 update(contacts)
                 .where(pending)

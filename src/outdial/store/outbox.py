@@ -68,22 +68,63 @@ def publish(
         return 0
     if audience is None:
         audience = subscribers(conn, tenant_id, campaign_id)
+    if not any(wanted(sub.events, sub.outcomes, kind, data) for sub in audience):
+        return 0
+    contact_id = data.get("contact_id") if kind in CONTACT_EVENTS else None
+    subjects = _subjects(conn, campaign_id, contact_id)
+    rows = deliveries(tenant_id, campaign_id, kind, data, now, audience, subjects)
+    conn.execute(insert(d), rows)
+    return len(rows)
+
+
+def publish_completed_contacts(
+    conn: Connection,
+    tenant_id: int,
+    campaign_id: int,
+    ended: Sequence[dict[str, Any]],
+    now: datetime,
+    audience: Sequence[Subscriber],
+) -> int:
+    """contact.completed for many contacts at once (a campaign cancelled or out of time):
+    ``ended`` holds each one's event data; its subjects are read in one query."""
+    kind = WebhookEvent.CONTACT_COMPLETED.value
+    if not ended or not any(kind in sub.events for sub in audience):
+        return 0
+    base = _subjects(conn, campaign_id, None)
+    people = _contacts(conn, [e["contact_id"] for e in ended])
+    rows: list[dict[str, Any]] = []
+    for data in ended:
+        subjects = {**base, "contact": people.get(data["contact_id"])}
+        rows += deliveries(tenant_id, campaign_id, kind, data, now, audience, subjects)
+    if rows:
+        conn.execute(insert(d), rows)
+    return len(rows)
+
+
+def deliveries(
+    tenant_id: int,
+    campaign_id: int,
+    kind: str,
+    data: dict[str, Any],
+    now: datetime,
+    audience: Sequence[Subscriber],
+    subjects: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The outbox rows of one event: one per subscriber that wants it, sharing the event id."""
     takers = [sub for sub in audience if wanted(sub.events, sub.outcomes, kind, data)]
     if not takers:
-        return 0
-    subjects = _subjects(
-        conn, campaign_id, data.get("contact_id") if kind in CONTACT_EVENTS else None
-    )
+        return []
     event_id = str(uuid.uuid4())
+    contact = subjects.get("contact")
     envelope = {
         "id": event_id,
         "type": kind,
         "created_at": now.isoformat(),
         "tenant_id": tenant_id,
         "campaign": subjects["campaign"],
-        "data": {**data, **({"contact": subjects["contact"]} if "contact" in subjects else {})},
+        "data": {**data, **({"contact": contact} if contact is not None else {})},
     }
-    rows = [
+    return [
         {
             "event_id": event_id,
             "tenant_id": tenant_id,
@@ -100,8 +141,6 @@ def publish(
         }
         for sub in takers
     ]
-    conn.execute(insert(d), rows)
-    return len(rows)
 
 
 def _body(fmt: str, envelope: dict[str, Any], tenant: dict[str, Any]) -> dict[str, Any]:
@@ -134,19 +173,25 @@ def _subjects(conn: Connection, campaign_id: int, contact_id: int | None) -> dic
         },
         "tenant": {"uuid": row.tenant_uuid, "name": row.tenant_name, "timezone": row.timezone},
     }
-    if contact_id is not None:
-        contact = conn.execute(
-            select(
-                contacts.c.id,
-                contacts.c.uuid,
-                contacts.c.external_id,
-                contacts.c.name,
-                contacts.c.pass_through,
-                contacts.c.primary_number,
-            ).where(contacts.c.id == contact_id)
-        ).one_or_none()
-        if contact is not None:
-            out["contact"] = dict(contact._mapping)
+    if contact_id is not None and (found := _contacts(conn, [contact_id])):
+        out["contact"] = found[contact_id]
+    return out
+
+
+def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    columns = (
+        contacts.c.id,
+        contacts.c.uuid,
+        contacts.c.external_id,
+        contacts.c.name,
+        contacts.c.pass_through,
+        contacts.c.primary_number,
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = list(ids[start : start + 5000])
+        for row in conn.execute(select(*columns).where(contacts.c.id.in_(chunk))):
+            out[row.id] = dict(row._mapping)
     return out
 
 
