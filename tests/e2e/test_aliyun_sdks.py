@@ -35,7 +35,7 @@ from aliyunsdkoutboundbot.request.v20191226 import (
     SuspendJobsRequest,
 )
 
-from tests.e2e.test_engine_processes import _env, _healthy, _process, _wait
+from tests.e2e.processes import engine_env, healthy, started, wait_for
 from tests.pg_server import free_port
 
 KEY_ID, SECRET = "AKe2eOutdialAliyun01", "e2e-secret-0123456789"
@@ -70,8 +70,8 @@ def outdial(
         extra: dict[str, str] = {}
         if request.param == "postgresql":
             extra["DATABASE_URL"] = stack.enter_context(request.getfixturevalue("pg_database")())
-        stack.enter_context(_process(args, _env(**extra), directory / "serve.log"))
-        _wait(lambda: _healthy(port), 60, "outdial serve")
+        stack.enter_context(started(args, engine_env(**extra), directory / "serve.log"))
+        wait_for(lambda: healthy(port), 60, "outdial serve")
         made = _set_up(port)
         stack.callback(made.native.close)
         yield made

@@ -20,7 +20,7 @@ from outdial.services.models import (
 )
 from outdial.services.validation import validate
 from outdial.settings import load_settings
-from tests.e2e.test_cli import ok, run
+from tests.e2e.processes import ok, run
 
 
 @pytest.fixture

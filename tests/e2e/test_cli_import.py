@@ -12,7 +12,7 @@ from outdial.services.common import Tenant
 from outdial.services.models import CampaignIn, TenantIn
 from outdial.services.validation import validate
 from outdial.settings import load_settings
-from tests.e2e.test_cli import ok, run
+from tests.e2e.processes import ok, run
 
 
 @pytest.fixture

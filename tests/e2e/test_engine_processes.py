@@ -3,14 +3,10 @@ as two `outdial engine` workers on one PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -29,69 +25,23 @@ from outdial.store.db import sqlite_url
 from outdial.store.schema import attempts
 from outdial.store.store import Store
 from tests.conftest import SECRET_KEY
+from tests.e2e.processes import (
+    SIM_LINE,
+    api_client,
+    engine_env,
+    healthy,
+    sim_settings,
+    started,
+    wait_for,
+)
 from tests.pg_server import free_port
-
-OUTDIAL = [sys.executable, "-m", "outdial.cli"]
-SIM_LINE = {"name": "sim", "channels": 8, "caller_numbers": [{"number": "95187"}]}
-
-
-def _sim_settings(speed: float) -> dict[str, Any]:
-    return {
-        "speed": speed,
-        "callees": {
-            "answered_rate": 0.5,
-            "busy_rate": 0.1,
-            "talk": {"dist": "uniform", "low": 20, "high": 60},
-        },
-    }
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*OUTDIAL, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-
-
-def _wait(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OUTDIAL_ADMIN_KEY")}
-    return {**env, "OUTDIAL_ADMIN_KEY": "od_admin_e2e", **extra}
-
-
-def _api(port: int, key: str) -> httpx2.Client:
-    return httpx2.Client(
-        base_url=f"http://127.0.0.1:{port}/api/v1",
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=10,
-    )
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx2.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200
-    except httpx2.HTTPError:
-        return False
 
 
 def _set_up_over_http(port: int, contacts: int, speed: float) -> tuple[httpx2.Client, int]:
-    with _api(port, "od_admin_e2e") as admin:
+    with api_client(port, "od_admin_e2e") as admin:
         key = admin.post("/tenants", json={"name": "e2e"}).json()["api_key"]
-    api = _api(port, key)
-    line = api.post("/lines", json={**SIM_LINE, "settings": _sim_settings(speed)}).json()
+    api = api_client(port, key)
+    line = api.post("/lines", json={**SIM_LINE, "settings": sim_settings(speed)}).json()
     script = api.post("/scripts", json={"name": "robot"}).json()
     body = {
         "name": "e2e",
@@ -135,11 +85,13 @@ def _assert_audited(url: str, campaign_id: int) -> dict[str, Any]:
 def test_serve_runs_a_campaign_to_completion_and_stats_equal_the_ledger(tmp_path: Path) -> None:
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with _process(args, _env(), tmp_path / "serve.log"):
-        _wait(lambda: _healthy(port), 60, "outdial serve")
+    with started(args, engine_env(), tmp_path / "serve.log"):
+        wait_for(lambda: healthy(port), 60, "outdial serve")
         api, campaign_id = _set_up_over_http(port, contacts=60, speed=200)
         with closing(api):
-            _wait(lambda: _state(api, campaign_id) == "completed", 60, "the campaign to complete")
+            wait_for(
+                lambda: _state(api, campaign_id) == "completed", 60, "the campaign to complete"
+            )
             stats = api.get(f"/campaigns/{campaign_id}/stats").json()
     ledger = _assert_audited(sqlite_url(tmp_path), campaign_id)
     assert stats["attempts"]["total"] == len(ledger["attempts"]) > 0
@@ -149,18 +101,18 @@ def test_serve_runs_a_campaign_to_completion_and_stats_equal_the_ledger(tmp_path
 def test_sigkill_mid_campaign_then_restart_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with _process(args, _env(), tmp_path / "first.log") as first:
-        _wait(lambda: _healthy(port), 60, "outdial serve")
+    with started(args, engine_env(), tmp_path / "first.log") as first:
+        wait_for(lambda: healthy(port), 60, "outdial serve")
         api, campaign_id = _set_up_over_http(port, contacts=80, speed=20)
         stats = lambda: api.get(f"/campaigns/{campaign_id}/stats").json()  # noqa: E731
-        _wait(lambda: stats()["attempts"]["total"] >= 12, 60, "attempts to be under way")
+        wait_for(lambda: stats()["attempts"]["total"] >= 12, 60, "attempts to be under way")
         before = stats()
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     assert before["attempts"]["open"] > 0, "kill while calls are up, to exercise recovery"
-    with _process(args, _env(), tmp_path / "second.log"), closing(api):
-        _wait(lambda: _healthy(port), 60, "outdial serve after the crash")
-        _wait(lambda: _state(api, campaign_id) == "completed", 90, "the campaign to complete")
+    with started(args, engine_env(), tmp_path / "second.log"), closing(api):
+        wait_for(lambda: healthy(port), 60, "outdial serve after the crash")
+        wait_for(lambda: _state(api, campaign_id) == "completed", 90, "the campaign to complete")
         after = api.get(f"/campaigns/{campaign_id}/stats").json()
     ledger = _assert_audited(sqlite_url(tmp_path), campaign_id)
     lost = [a for a in ledger["attempts"] if a["native_cause"].startswith("lost")]
@@ -178,7 +130,7 @@ def test_two_engine_workers_on_postgresql_share_work_and_take_over(
         tenant = Tenant.from_row(services.tenants.create(TenantIn(name="pg-e2e")))
         line = services.lines.create(
             tenant,
-            LineIn.model_validate({**SIM_LINE, "channels": 12, "settings": _sim_settings(40)}),
+            LineIn.model_validate({**SIM_LINE, "channels": 12, "settings": sim_settings(40)}),
         )
         script = services.scripts.create(tenant, ScriptIn(name="robot"))
         ids = []
@@ -197,7 +149,7 @@ def test_two_engine_workers_on_postgresql_share_work_and_take_over(
             services.contacts.append(tenant, campaign["id"], ContactAppendIn(contacts=rows))
             services.campaigns.act(tenant, campaign["id"], LifecycleAction.START)
             ids.append(campaign["id"])
-        env = _env(DATABASE_URL=url, OUTDIAL_ENGINE_LEASE_SECONDS="3")
+        env = engine_env(DATABASE_URL=url, OUTDIAL_ENGINE_LEASE_SECONDS="3")
         engine = ["engine", "--data-dir", str(tmp_path)]
 
         def started_by() -> set[str]:
@@ -205,17 +157,17 @@ def test_two_engine_workers_on_postgresql_share_work_and_take_over(
                 return set(conn.scalars(select(attempts.c.worker_id).distinct()))
 
         with (
-            _process(engine, env, tmp_path / "a.log") as a,
-            _process(engine, env, tmp_path / "b.log"),
+            started(engine, env, tmp_path / "a.log") as a,
+            started(engine, env, tmp_path / "b.log"),
         ):
-            _wait(lambda: len(started_by()) == 2, 60, "both workers to dial")
+            wait_for(lambda: len(started_by()) == 2, 60, "both workers to dial")
             a.send_signal(signal.SIGKILL)
             a.wait(timeout=10)
 
             def all_done() -> bool:
                 return all(services.campaigns.get(tenant, i)["state"] == "completed" for i in ids)
 
-            _wait(all_done, 120, "the surviving worker to finish every campaign")
+            wait_for(all_done, 120, "the surviving worker to finish every campaign")
         per_contact: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
         for campaign_id in ids:
             for row in _assert_audited(url, campaign_id)["attempts"]:

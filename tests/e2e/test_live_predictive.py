@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.e2e.test_engine_processes import _api, _env, _healthy, _process, _wait
+from tests.e2e.processes import api_client, engine_env, healthy, started, wait_for
 from tests.pg_server import free_port
 
 AGENTS = 30
@@ -94,11 +94,11 @@ def _watch(api: httpx2.Client, campaign_id: int, seconds: float) -> list[dict[st
 def test_a_30_agent_predictive_campaign_shows_its_team_and_decisions_live(tmp_path: Path) -> None:
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with _process(args, _env(), tmp_path / "serve.log"):
-        _wait(lambda: _healthy(port), 60, "outdial serve")
-        with _api(port, "od_admin_e2e") as admin:
+    with started(args, engine_env(), tmp_path / "serve.log"):
+        wait_for(lambda: healthy(port), 60, "outdial serve")
+        with api_client(port, "od_admin_e2e") as admin:
             key = _ok(admin.post("/tenants", json={"name": "live"}), 201)["api_key"]
-        with closing(_api(port, key)) as api:
+        with closing(api_client(port, key)) as api:
             campaign_id = _set_up(api)
             views = _watch(api, campaign_id, 90)
             _ok(api.post(f"/campaigns/{campaign_id}/cancel"))

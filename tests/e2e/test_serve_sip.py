@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import call, ok, serving, value_after
+from tests.e2e.processes import call, ok, serving, value_after
 from tests.sipp_callee import PASSWORD, USERNAME, sipp_callee
 
 pytestmark = pytest.mark.slow

@@ -15,14 +15,14 @@ from outdial.domain.webhooks import IDEMPOTENCY_HEADER
 from outdial.store.db import sqlite_url
 from outdial.store.schema import attempts, contacts
 from outdial.store.store import Store
-from tests.e2e.test_engine_processes import (
+from tests.e2e.processes import (
     SIM_LINE,
-    _api,
-    _env,
-    _healthy,
-    _process,
-    _sim_settings,
-    _wait,
+    api_client,
+    engine_env,
+    healthy,
+    sim_settings,
+    started,
+    wait_for,
 )
 from tests.pg_server import free_port
 from tests.webhook_receiver import Receiver, serving
@@ -37,15 +37,15 @@ def test_serve_delivers_every_event_across_a_kill(tmp_path: Path) -> None:
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
     with serving(rx, free_port()) as hook_url:
-        with _process(args, _env(), tmp_path / "serve-1.log") as first:
-            _wait(lambda: _healthy(port), 60, "outdial serve")
-            with _api(port, "od_admin_e2e") as admin:
+        with started(args, engine_env(), tmp_path / "serve-1.log") as first:
+            wait_for(lambda: healthy(port), 60, "outdial serve")
+            with api_client(port, "od_admin_e2e") as admin:
                 key = admin.post("/tenants", json={"name": "e2e"}).json()["api_key"]
-            api = _api(port, key)
+            api = api_client(port, key)
             sub = {"url": f"{hook_url}/hook", "secret": SECRET, "max_concurrency": 2,
                    "events": ["attempt.ended", "contact.completed"]}  # fmt: skip
             assert api.post("/webhooks", json=sub).status_code == 201
-            line = api.post("/lines", json={**SIM_LINE, "settings": _sim_settings(100)}).json()
+            line = api.post("/lines", json={**SIM_LINE, "settings": sim_settings(100)}).json()
             script = api.post("/scripts", json={"name": "robot"}).json()
             body = {"name": "e2e", "line_id": line["id"], "script_id": script["id"],
                     "timezone": "UTC", "max_concurrency": 6}  # fmt: skip
@@ -54,15 +54,15 @@ def test_serve_delivers_every_event_across_a_kill(tmp_path: Path) -> None:
             added = api.post(f"/campaigns/{campaign['id']}/contacts", json={"contacts": rows})
             assert added.json()["accepted"] == CONTACTS
             assert api.post(f"/campaigns/{campaign['id']}/start").json()["state"] == "running"
-            _wait(lambda: len(rx.delivered()) >= 10, 120, "the first deliveries")
+            wait_for(lambda: len(rx.delivered()) >= 10, 120, "the first deliveries")
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             api.close()
         killed_at = len(rx.delivered())
-        with _process(args, _env(), tmp_path / "serve-2.log"):
-            _wait(lambda: _healthy(port), 60, "outdial serve again")
-            api = _api(port, key)
-            _wait(
+        with started(args, engine_env(), tmp_path / "serve-2.log"):
+            wait_for(lambda: healthy(port), 60, "outdial serve again")
+            api = api_client(port, key)
+            wait_for(
                 lambda: api.get(f"/campaigns/{campaign['id']}").json()["state"] == "completed",
                 240,
                 "the campaign's end",
@@ -72,7 +72,7 @@ def test_serve_delivers_every_event_across_a_kill(tmp_path: Path) -> None:
                 calls = {r.uuid for r in conn.execute(attempts.select())}
                 people = {r.id for r in conn.execute(contacts.select())}
             store.close()
-            _wait(
+            wait_for(
                 lambda: len({r.event_id for r in rx.delivered()}) == len(calls) + len(people),
                 120,
                 "every event",
