@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from outdial.domain.eligibility import Eligibility
@@ -238,3 +240,86 @@ def test_a_group_commit_that_fails_closes_each_attempt_alone(
 
     assert {r["outcome"] for r in open_rows(rig, campaign["id"])} == {"busy"}
     assert "closing 3 attempts together failed" in caplog.text
+
+
+# --- a batch decides as one attempt at a time would ------------------------------------------
+
+
+@st.composite
+def steps(draw: st.DrawFn) -> dict[str, Any]:
+    """A dial step: contacts over a few numbers (so some repeat), some on the DNC list, a line
+    and a campaign limit that may be smaller than the step, a daily cap and an interval."""
+    pool = draw(st.integers(1, 4))
+    return {
+        "numbers": draw(st.lists(st.integers(0, pool - 1), min_size=1, max_size=8)),
+        "dnc": draw(st.sets(st.integers(0, pool - 1), max_size=1)),
+        "channels": draw(st.integers(1, 8)),
+        "max_concurrency": draw(st.integers(1, 8)),
+        "max_attempts_per_day": draw(st.sampled_from([None, 1, 2])),
+        "min_attempt_interval_seconds": draw(st.sampled_from([0, 600])),
+    }
+
+
+EXAMPLES = iter(range(1, 100_000))
+
+
+def step_dials(
+    rig: Rig, step: dict[str, Any], numbers: list[str]
+) -> tuple[Ledger, Any, list[Dial]]:
+    """A campaign on its own line whose contacts' phones have ``numbers``, leased, as dials."""
+    line_id = rig.line(step["channels"])
+    limits = {k: step[k] for k in ("max_concurrency", "max_attempts_per_day")}
+    ledger, campaign, dials = setup(
+        rig,
+        len(numbers),
+        line_id=line_id,
+        min_attempt_interval_seconds=step["min_attempt_interval_seconds"],
+        **limits,
+    )
+    with rig.store.write() as conn:
+        for d, number in zip(dials, numbers, strict=True):
+            conn.execute(
+                update(contact_phones)
+                .where(contact_phones.c.id == d.contact.phone.id)
+                .values(number=number)
+            )
+            d.contact.phone.number = number
+    return ledger, campaign, dials
+
+
+def kind(result: Any) -> Any:
+    if isinstance(result, OpenAttempt):
+        return "opened"
+    if isinstance(result, Eligibility):
+        return tuple(result.reasons)
+    return "no channel" if result in (None, Refusal.FULL) else result
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(step=steps())
+def test_a_batch_decides_as_one_attempt_at_a_time_would(
+    make_rig: RigFactory, step: dict[str, Any]
+) -> None:
+    rig = make_rig()
+    example = next(EXAMPLES)
+    pool = [f"+86139{example:05d}{k:03d}" for k in range(4)]
+    for k in step["dnc"]:
+        rig.dnc(pool[k])
+    numbers = [pool[k] for k in step["numbers"]]
+
+    ledger, campaign, dials = step_dials(rig, step, numbers)
+    batch = [kind(r) for r in ledger.open_batch(campaign, dials, NOW)]
+    ledger, campaign, dials = step_dials(rig, step, numbers)
+    one_by_one = [
+        kind(ledger.open_attempt(campaign, d.contact, d.caller_number, NOW, d.decide))
+        for d in dials
+    ]
+
+    assert batch == one_by_one
+    assert batch.count("opened") <= min(step["channels"], step["max_concurrency"])
