@@ -16,7 +16,7 @@ from outdial.api.facades.dezhu import SignPolicy
 from outdial.clock import SystemClock
 from outdial.engine.worker import EngineSettings, Worker
 from outdial.io.webhooks import DeliverySettings, DeliveryWorker
-from outdial.services.catalog import open_line_password
+from outdial.services.catalog import open_line_password, seal_stored_passwords
 from outdial.services.container import Services
 from outdial.services.secrets import SecretBox
 from outdial.settings import Settings
@@ -44,6 +44,10 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     store = Store.from_url(settings.database_url)
     if migrate:
         upgrade(store.engine)
+        with store.write() as conn:
+            sealed = seal_stored_passwords(conn, SecretBox(settings.secret_key))
+        if sealed:
+            log.info("sealed the plain-text passwords of %d lines", sealed)
     services = Services.build(
         store,
         SystemClock(),

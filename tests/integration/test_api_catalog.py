@@ -19,9 +19,12 @@ import httpx2
 import pytest
 from sqlalchemy import select, update
 
-from outdial.services.catalog import LineHooks, open_line_password
+from outdial.services.catalog import LineHooks, open_line_password, seal_stored_passwords
+from outdial.services.common import Tenant
 from outdial.services.container import Services
+from outdial.services.models import LineIn, TenantIn
 from outdial.services.secrets import SecretBox
+from outdial.services.validation import validate
 from outdial.store.repo import TenantTable
 from outdial.store.schema import lines
 from tests.support import Api, ended_attempt, fields
@@ -1381,3 +1384,42 @@ def test_a_unique_name_lost_to_a_concurrent_writer_is_422_not_500(
     assert total(api, "/lines") == before
     invalid(api.patch(f"/lines/{other['id']}", {"name": "taken"}), "name")
     assert api.ok(api.get(f"/lines/{other['id']}")) == other
+
+
+def test_start_up_seals_the_passwords_an_older_release_stored_plain(services: Services) -> None:
+    tenant = Tenant.from_row(services.tenants.create(validate(TenantIn, {"name": "old-rows"})))
+    fs = {"nodes": [{"host": "fs1", "password": "fs-pw"}, {"host": "fs2"}], "gateway": "gw"}
+    made = [
+        services.lines.create(tenant, validate(LineIn, body))
+        for body in [
+            {"name": "fs", "channels": 2, "driver": "freeswitch", "settings": fs},
+            {"name": "sip", "channels": 2, "driver": "sip", "settings": {"host": "h"}},
+            {"name": "sim", "channels": 2},
+        ]
+    ]
+    plain = {
+        made[0]["id"]: {**fs, "nodes": [{"host": "fs1", "port": 8021, "password": "fs-pw"},
+                                        {"host": "fs2", "port": 8021, "password": "ClueCon"}]},
+        made[1]["id"]: {"host": "h", "username": "u", "password": "sip-pw"},
+    }  # fmt: skip
+    with services.store.write() as conn:
+        for line_id, settings in plain.items():
+            conn.execute(update(lines).where(lines.c.id == line_id).values(settings=settings))
+    hooks = services.lines.hooks
+    assert isinstance(hooks, LineHooks) and hooks.box is not None
+    box = hooks.box
+
+    with services.store.write() as conn:
+        assert seal_stored_passwords(conn, box) == 2
+    with services.store.write() as conn:
+        assert seal_stored_passwords(conn, box) == 0  # once sealed, left alone
+
+    with services.store.read() as conn:
+        stored = {i: v for i, v in conn.execute(select(lines.c.id, lines.c.settings))}
+    nodes = stored[made[0]["id"]]["nodes"]
+    assert all(n["password"].startswith("sealed:") for n in nodes)
+    assert [open_line_password(box, n["password"]) for n in nodes] == ["fs-pw", "ClueCon"]
+    sip = stored[made[1]["id"]]
+    assert sip["password"].startswith("sealed:")
+    assert open_line_password(box, sip["password"]) == "sip-pw"
+    assert stored[made[2]["id"]] == made[2]["settings"]  # no password: unchanged

@@ -171,6 +171,18 @@ def line_kind(box: SecretBox) -> ResourceKind:
     return replace(LINES, hooks=LineHooks(box))
 
 
+def seal_stored_passwords(conn: Connection, box: SecretBox) -> int:
+    """Seal the line passwords a release before sealing stored in plain text (run at start-up,
+    where the secret key is at hand, which a migration is not). Returns the lines changed."""
+    hooks, changed = LineHooks(box), 0
+    for line_id, settings in conn.execute(select(lines.c.id, lines.c.settings)).all():
+        sealed = hooks._sealed(copy.deepcopy(settings), every=False)
+        if sealed != settings:
+            conn.execute(update(lines).where(lines.c.id == line_id).values(settings=sealed))
+            changed += 1
+    return changed
+
+
 def open_line_password(box: SecretBox, stored: str) -> str:
     """A line's password as stored (sealed, or plain from before sealing) → plain."""
     return box.open(stored.removeprefix(SEALED)) if stored.startswith(SEALED) else stored
