@@ -364,6 +364,7 @@ attempts = Table(
     Index(None, "campaign_id", "id"),  # a campaign's attempts in id order (exports)
     Index(None, "contact_id"),
     Index(None, "number", "created_at"),
+    Index(None, "campaign_id", "number", "created_at"),  # a dial step's numbers' facts
     Index(None, "line_id", "ended_at"),
 )
 
