@@ -42,14 +42,20 @@ class Subscriber:
     format: str
 
 
+SUBSCRIBERS = select(s.c.id, s.c.events, s.c.outcomes, s.c.format).where(
+    s.c.tenant_id == bindparam("tenant_id"),
+    s.c.enabled.is_(True),
+    or_(s.c.campaign_id.is_(None), s.c.campaign_id == bindparam("campaign_id")),
+)
+"""Built once: it runs for every attempt the engine closes."""
+
+
 def subscribers(conn: Connection, tenant_id: int, campaign_id: int) -> list[Subscriber]:
     """The enabled subscriptions that hear a campaign's events: the tenant's and its own."""
-    query = select(s.c.id, s.c.events, s.c.outcomes, s.c.format).where(
-        s.c.tenant_id == tenant_id,
-        s.c.enabled.is_(True),
-        or_(s.c.campaign_id.is_(None), s.c.campaign_id == campaign_id),
-    )
-    return [Subscriber(r.id, r.events, r.outcomes, r.format) for r in conn.execute(query)]
+    params = {"tenant_id": tenant_id, "campaign_id": campaign_id}
+    return [
+        Subscriber(r.id, r.events, r.outcomes, r.format) for r in conn.execute(SUBSCRIBERS, params)
+    ]
 
 
 def publish(
