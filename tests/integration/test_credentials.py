@@ -144,7 +144,7 @@ def test_create_aliyun_access_key_generates_a_pair(server: Server, api: Api) -> 
     assert len(cred["secret"]) >= 16
     found = server[1].credentials.aliyun_secret(cred["key_id"])
     assert found is not None
-    tenant, secret = found
+    tenant, secret, _ = found
     assert tenant.id == tenant_id(api)
     assert secret == cred["secret"]
     assert_no_secret(api.ok(api.get(f"/credentials/{cred['id']}")))
