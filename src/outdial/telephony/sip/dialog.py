@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from outdial.telephony.sip.message import (
     BRANCH_MAGIC,
     Message,
+    in_invite_transaction,
     name_addr,
     request,
 )
@@ -161,14 +162,4 @@ class Leg:
         and CSeq number (§9.1)."""
         invite = self.invite
         assert invite is not None, "nothing to cancel"
-        number, _ = invite.cseq
-        headers = [("Via", invite.get("Via"))]
-        headers += [("Route", r) for r in invite.get_all("Route")]
-        headers += [
-            ("Max-Forwards", "70"),
-            ("From", invite.get("From")),
-            ("To", invite.get("To")),
-            ("Call-ID", invite.call_id),
-            ("CSeq", f"{number} CANCEL"),
-        ]
-        return request("CANCEL", invite.uri, headers)
+        return in_invite_transaction("CANCEL", invite, invite.get("To"))

@@ -330,6 +330,23 @@ def request(method: str, uri: str, headers: list[tuple[str, str]], body: bytes =
     return Message(method=method, uri=uri, headers=tuple(headers), body=body)
 
 
+def in_invite_transaction(method: str, invite: Message, to: str) -> Message:
+    """A request that travels in the INVITE's own client transaction — CANCEL (§9.1) or the
+    ACK of a 3xx–6xx (§17.1.1.3): the INVITE's Request-URI, top Via (same branch), Route,
+    From, Call-ID and CSeq number, with ``to`` as To."""
+    number, _ = invite.cseq
+    headers = [("Via", invite.get("Via"))]
+    headers += [("Route", r) for r in invite.get_all("Route")]
+    headers += [
+        ("Max-Forwards", "70"),
+        ("From", invite.get("From")),
+        ("To", to),
+        ("Call-ID", invite.call_id),
+        ("CSeq", f"{number} {method}"),
+    ]
+    return request(method, invite.uri, headers)
+
+
 def response_to(req: Message, status: int, reason: str, to_tag: str = "") -> Message:
     """A response to ``req`` (a UAS's, for the requests we answer: BYE, OPTIONS): Via, From,
     To (with ``to_tag`` added when it has none), Call-ID and CSeq copied (RFC 3261 §8.2.6)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from outdial.telephony.sip.message import Message, request
+from outdial.telephony.sip.message import Message, in_invite_transaction
 
 T1 = 0.5
 T2 = 4.0
@@ -189,14 +189,4 @@ class NonInviteClientTransaction(ClientTransaction):
 def ack_for_failure(invite: Message, response: Message) -> bytes:
     """The ACK of a 3xx–6xx (§17.1.1.3): the INVITE's Request-URI, top Via (same branch),
     From, Call-ID and Route; the response's To (with its tag); CSeq number with ACK."""
-    number, _ = invite.cseq
-    headers = [("Via", invite.get("Via"))]
-    headers += [("Route", r) for r in invite.get_all("Route")]
-    headers += [
-        ("Max-Forwards", "70"),
-        ("From", invite.get("From")),
-        ("To", response.get("To")),
-        ("Call-ID", invite.call_id),
-        ("CSeq", f"{number} ACK"),
-    ]
-    return request("ACK", invite.uri, headers).encode()
+    return in_invite_transaction("ACK", invite, response.get("To")).encode()
