@@ -33,8 +33,9 @@ class ManualClock:
 
 
 @contextmanager
-def live_server(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
+def live_server(app: FastAPI | Any) -> Iterator[str]:
+    """Serve ``app`` (FastAPI or any ASGI app) with uvicorn on a free loopback port, in a
+    thread; yield its base URL."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)

@@ -25,7 +25,8 @@ from tests.e2e.processes import (
     wait_for,
 )
 from tests.pg_server import free_port
-from tests.webhook_receiver import Receiver, serving
+from tests.support import live_server
+from tests.webhook_receiver import Receiver
 
 SECRET = "whsec_e2e_0123456789abcdef"
 CONTACTS = 40
@@ -36,7 +37,7 @@ def test_serve_delivers_every_event_across_a_kill(tmp_path: Path) -> None:
     rx = Receiver(secret=SECRET, delay=0.05)  # slow enough that a kill catches some in flight
     port = free_port()
     args = ["serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with serving(rx, free_port()) as hook_url:
+    with live_server(rx) as hook_url:
         with started(args, engine_env(), tmp_path / "serve-1.log") as first:
             wait_for(lambda: healthy(port), 60, "outdial serve")
             with api_client(port, "od_admin_e2e") as admin:

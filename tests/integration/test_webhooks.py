@@ -40,9 +40,8 @@ from outdial.store.store import Store
 from tests.conftest import SECRET_KEY, unique
 from tests.integration.test_api_catalog import invalid, not_found
 from tests.integration.test_engine_rules import RigFactory, callees, people
-from tests.pg_server import free_port
-from tests.support import Api
-from tests.webhook_receiver import Receiver, serving
+from tests.support import Api, live_server
+from tests.webhook_receiver import Receiver
 
 SECRET = "whsec_test_0123456789abcdef"
 FAST = DeliverySettings(
@@ -259,7 +258,7 @@ def setup(store: Store) -> Setup:
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
     rx = Receiver(secret=SECRET)
-    with serving(rx, free_port()) as url:
+    with live_server(rx) as url:
         yield rx, url
 
 

@@ -22,9 +22,8 @@ from outdial.runtime import EngineThread, WebhookThread
 from outdial.services.container import Services
 from tests.conftest import ADMIN_KEY, BACKENDS, SECRET_KEY, migrated_store, unique
 from tests.integration.test_yunfu import Yunfu, make_yunfu, ok
-from tests.pg_server import free_port
 from tests.support import Api, live_server
-from tests.webhook_receiver import Receiver, serving
+from tests.webhook_receiver import Receiver
 
 WAIT_SECONDS = 120  # generous: the machine is shared
 DELIVERY = DeliverySettings(poll_seconds=0.1, lease_seconds=10, backoff=Backoff(0.1, 0.5))
@@ -51,7 +50,7 @@ def outdial(
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
     rx = Receiver()  # 云蝠 receivers do not check signatures
-    with serving(rx, free_port()) as url:
+    with live_server(rx) as url:
         yield rx, url
 
 
