@@ -1,7 +1,7 @@
 """Contact files and exports: throughput and peak memory, per store.
 
     .venv/bin/python -m bench.files [--rows 1000000] [--xlsx-rows 200000]
-        [--attempts 1000000] [--database-url URL ...]
+        [--attempts 1000000] [--database-url URL ...] [--only import|export]
 
 * import of a CSV roster (姓名, 手机号, 客户编号, 备注; UTF-8), validation and E.164 included,
   as an import job runs it (the file on disk, so a child process reads it beside the writer);
@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--xlsx-rows", type=int, default=200_000)
     parser.add_argument("--attempts", type=int, default=1_000_000)
     parser.add_argument("--database-url", action="append", default=[])
+    parser.add_argument("--only", choices=["import", "export"], help="run only these measurements")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -197,20 +198,21 @@ def main() -> None:
     csv_file, xlsx_file = work / "roster.csv", work / "roster.xlsx"
     urls = args.database_url or [sqlite_url(work)]
     table = Table("store", "what", "rows", "seconds", "rows/s", "peak MB")
+    runs = [
+        ("import CSV (UTF-8)", "import", str(csv_file)),
+        ("import XLSX", "import", str(xlsx_file)),
+        ("export attempts to CSV", "export", str(args.attempts)),
+    ]
+    runs = [run for run in runs if args.only in (None, run[1])]
     with Progress(console=Console(stderr=True)) as progress:
-        task = progress.add_task("writing the files", total=2 + 3 * len(urls))
-        write_csv(csv_file, args.rows)
-        progress.advance(task)
-        write_xlsx(xlsx_file, args.xlsx_rows)
-        progress.advance(task)
+        task = progress.add_task("writing the files", total=2 + len(runs) * len(urls))
+        if args.only != "export":
+            write_csv(csv_file, args.rows)
+            write_xlsx(xlsx_file, args.xlsx_rows)
+        progress.advance(task, 2)
         for k, url in enumerate(urls):
             name = normalise_url(url).get_backend_name()
             fresh = url if k or args.database_url else sqlite_url(Path(tempfile.mkdtemp()))
-            runs = [
-                ("import CSV (UTF-8)", "import", str(csv_file)),
-                ("import XLSX", "import", str(xlsx_file)),
-                ("export attempts to CSV", "export", str(args.attempts)),
-            ]
             for what, kind, arg in runs:
                 progress.update(task, description=f"{name}: {what}")
                 figures = in_child(kind, fresh, arg)
