@@ -23,14 +23,14 @@ def test_rows_are_sorted_into_ready_blank_and_for_the_validator() -> None:
     batch = list(enumerate(rows[1:], start=2))
     prepared = prepare(batch, columns, "CN", frozenset({"default"}))
     assert (prepared.rows_read, prepared.empty) == (6, 1)
-    assert [(r.row, r.numbers) for r in prepared.ready] == [
-        (2, ["+8613800000001", "+8613900000001"])
-    ]
-    assert prepared.ready[0].contact.description == "老客户"
+    ready = prepared.ready
+    assert ready.rows == [2] and ready.numbers(0) == ["+8613800000001", "+8613900000001"]
+    assert ready.contacts[0] == ("张三", "老客户", None, "", {}, "+8613800000001")
+    assert ready.phones[0] == ((0, "+8613800000001", "self"), (1, "+8613900000001", ""))
     assert [row for row, _ in prepared.other] == [4, 5, 6, 7]
 
 
 def test_a_campaign_without_the_default_group_sends_every_row_to_the_validator() -> None:
     rows = [HEADER, ["张三", "13800000001", "", ""]]
     prepared = prepare([(2, rows[1])], detect(rows), "CN", frozenset({"vip"}))
-    assert prepared.ready == [] and [row for row, _ in prepared.other] == [2]
+    assert len(prepared.ready) == 0 and [row for row, _ in prepared.other] == [2]

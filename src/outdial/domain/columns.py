@@ -118,7 +118,7 @@ class ColumnMap:
         """The contact ``contact(cells)`` gives, straight from the cells, when it is plainly
         valid (contact_rows.plain_contact); None when the validator must judge it. The fast
         path of bulk imports; tests hold it to contact() and the validator."""
-        plan = self._plan
+        plan = self.plan
         width = plan.width
         if len(cells) <= width or cells[width]:  # mapped cells, then a blank for absent fields
             cells = [*cells[:width], *[""] * (width + 1 - min(len(cells), width))]
@@ -152,7 +152,8 @@ class ColumnMap:
         )
 
     @cached_property
-    def _plan(self) -> _Plan:
+    def plan(self) -> QuickPlan:
+        """Where quick() finds each field of a row."""
         single = {c.role: c.index for c in self.columns if c.role in _SINGLE}
         phones: list[tuple[int, str, tuple[int, ...]]] = []
         for column in self.columns:
@@ -163,7 +164,7 @@ class ColumnMap:
                 phones[-1] = (index, relation, (*after, column.index))
         attributes = tuple((c.index, c.header) for c in self.columns if c.role == ATTRIBUTE)
         width = max((c.index for c in self.columns), default=-1) + 1
-        return _Plan(
+        return QuickPlan(
             width,
             single.get(NAME, width),  # an absent field reads the blank cell past the last
             single.get(DESCRIPTION, width),
@@ -179,7 +180,7 @@ class ColumnMap:
 _SINGLE = (NAME, DESCRIPTION, EXTERNAL_ID, PASS_THROUGH, TIMEZONE)
 
 
-class _Plan(NamedTuple):
+class QuickPlan(NamedTuple):
     """Where ColumnMap.quick finds each field of a row."""
 
     width: int  # columns mapped; index ``width`` is a blank cell

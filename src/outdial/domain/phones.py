@@ -10,6 +10,7 @@ a possible length); anything else goes to phonenumbers. Tests hold the two to th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -102,6 +103,40 @@ def fast_e164(text: str, region: str) -> str | None:
     if plan.international_prefix is not None and plan.international_prefix.match(digits):
         return None
     return _national(digits, plan)
+
+
+@cache
+def fast_e164_for(region: str) -> Callable[[str], str | None]:
+    """``fast_e164`` with its region bound: the region's metadata looked up once, so a bulk
+    import pays only for the digits. ``fast_e164_for(r)(text) == fast_e164(text, r)``."""
+    plan = _plan(region)
+    if plan is None:
+        return lambda text: fast_e164(text, region)
+    code, lengths, strip = plan.country_code, plan.lengths, _SEPARATORS
+    national = plan.national_prefix.match if plan.national_prefix is not None else None
+    international = (
+        plan.international_prefix.match if plan.international_prefix is not None else None
+    )
+
+    def e164(text: str) -> str | None:
+        if text[:1] == "+":
+            return fast_e164(text, region)
+        digits = text.translate(strip)
+        if (
+            len(digits) < MIN_DIGITS
+            or not digits.isascii()
+            or not digits.isdigit()
+            or digits.startswith(code)
+            or digits[0] == "0"
+            or len(digits) > MAX_NSN
+            or len(digits) not in lengths
+            or (international is not None and international(digits))
+            or (national is not None and national(digits))
+        ):
+            return None
+        return f"+{code}{digits}"
+
+    return e164
 
 
 def _national(digits: str, plan: _Plan) -> str | None:

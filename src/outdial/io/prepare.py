@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from outdial.domain.columns import ColumnMap
-from outdial.domain.file_rows import PreparedBatch, prepare
+from outdial.domain.file_rows import PreparedBatch, prepare, row_reader
 from outdial.io.tables import TableError, open_table
+from outdial.store.bulk import encode_ready
 
 QUEUE_BATCHES = 4  # batches read ahead of the writer
 POLL_SECONDS = 1.0
@@ -32,6 +33,7 @@ class Plan:
     region: str
     groups: frozenset[str]
     batch_rows: int
+    text: bool  # the ready rows as COPY text (PostgreSQL), else as tuples (bulk.encode_ready)
 
 
 def prepared_in_child(plan: Plan) -> Iterator[PreparedBatch]:
@@ -69,8 +71,10 @@ def read_and_prepare(plan: Plan, out: Queue[Any]) -> None:
         with Path(plan.path).open("rb") as stream:
             rows = enumerate(open_table(stream).rows, start=1)
             data = ((n, cells) for n, cells in rows if n >= plan.first_row)
+            reader = row_reader(plan.columns, plan.region)
             while batch := list(islice(data, plan.batch_rows)):
-                prepared = prepare(batch, plan.columns, plan.region, plan.groups)
+                prepared = prepare(batch, plan.columns, plan.region, plan.groups, reader)
+                encode_ready(prepared.ready, plan.text)
                 prepared.bytes_read = stream.tell()
                 out.put(prepared)
     except TableError as exc:

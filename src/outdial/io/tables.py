@@ -117,7 +117,8 @@ def _xlsx(stream: BinaryIO, fmt: TableFormat) -> Table:
         rows = sheet.iter_rows()
     except CalamineError as e:
         raise TableError(f"not a readable XLSX workbook: {e}") from e
-    cells = ([cell_text(value) for value in row] for row in rows)
+    # text cells (most) stripped at once; the rest as cell_text shows them
+    cells = ([v.strip() if type(v) is str else cell_text(v) for v in row] for row in rows)
     return Table(fmt, cells, sheet.height)
 
 

@@ -29,6 +29,7 @@ from outdial.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from outdial.domain.file_rows import DEFAULT_GROUP, ReadyRows
 from outdial.domain.outcomes import ContactState
 from outdial.domain.phones import fast_e164, normalise
 from outdial.services.assignment import assign_contacts
@@ -194,6 +195,54 @@ class ContactService:
         bulk.insert_rows(conn, contacts, CONTACT_COLUMNS, rows)
         bulk.insert_rows(conn, contact_phones, PHONE_COLUMNS, phones)
         return {v.index: cid for cid, v in zip(ids, accepted, strict=True)}
+
+    def insert_ready(
+        self,
+        conn: Connection,
+        tenant: Tenant,
+        campaign_id: int,
+        ready: ReadyRows,
+        keep: Sequence[int] | None,
+        now: datetime,
+        staged: str | None = None,
+    ) -> int:
+        """Insert a file's ready rows (those at ``keep``, or all), encoded by
+        bulk.encode_ready, as insert_rows would insert the same contacts: the values every
+        row shares bound once, the rows' own handed to the driver as they are. Returns how
+        many contacts were inserted."""
+        index: Sequence[int] = range(len(ready)) if keep is None else keep
+        if not index:
+            return 0
+        ids = reserve_ids(conn, contacts, len(index))
+        uuids = new_uuids(len(index), now)
+        reason, due, owner, until = _new_state(now) if staged is None else _staged_state(staged)
+        shared = {
+            "tenant_id": tenant.id, "campaign_id": campaign_id, "timezone": None,
+            "state": ContactState.PENDING.value, "reason": reason, "next_eligible_at": due,
+            "attempt_count": 0, "phone_index": 0, "lease_owner": owner,
+            "lease_expires_at": until, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        encoded, phones = ready.contacts, ready.phones
+        pairs = list(zip(ids, index, strict=True))
+        if bulk.text_rows(conn):
+            rows: list[Any] = [
+                f"{cid}\t{u}\t{encoded[k]}" for (cid, k), u in zip(pairs, uuids, strict=True)
+            ]
+            phone_rows: list[Any] = [
+                f"{cid}\t{p}\t{number}\t{relation}"
+                for cid, k in pairs
+                for p, number, relation in phones[k]
+            ]
+        else:
+            rows = [(cid, u, *encoded[k]) for (cid, k), u in zip(pairs, uuids, strict=True)]
+            phone_rows = [(cid, *phone) for cid, k in pairs for phone in phones[k]]
+        bulk.insert_plain(conn, contacts, READY_CONTACT_COLUMNS, rows, shared)
+        phone_shared = {
+            "campaign_id": campaign_id, "phone_group": DEFAULT_GROUP, "state": "active",
+            "attempt_count": 0,
+        }  # fmt: skip
+        bulk.insert_plain(conn, contact_phones, READY_PHONE_COLUMNS, phone_rows, phone_shared)
+        return len(index)
 
     def publish_staged(self, tenant: Tenant, campaign_id: int, tag: str) -> int:
         """Make a finished import's staged contacts due now, in one transaction; the
@@ -502,6 +551,17 @@ CONTACT_COLUMNS = (  # the order of insert_rows' tuples
     "created_at",
     "updated_at",
 )
+READY_CONTACT_COLUMNS = (  # insert_ready's rows: the ids, then bulk.encode_ready's values
+    "id",
+    "uuid",
+    "name",
+    "description",
+    "external_id",
+    "pass_through",
+    "attributes",
+    "primary_number",
+)
+READY_PHONE_COLUMNS = ("contact_id", "position", "number", "relation")
 PHONE_COLUMNS = (
     "contact_id",
     "campaign_id",

@@ -26,7 +26,7 @@ from outdial.domain import limits
 from outdial.domain.columns import HEADER_SEARCH_ROWS, PHONE, ColumnMap, MappingError, detect
 from outdial.domain.contact_rows import RowVerdict, mark_dnc, mark_duplicates
 from outdial.domain.errors import FieldError, InternalError, LimitExceeded
-from outdial.domain.file_rows import DEFAULT_GROUP, PreparedBatch, prepare
+from outdial.domain.file_rows import DEFAULT_GROUP, PreparedBatch, ReadyRows, prepare, row_reader
 from outdial.domain.jobs import JobKind, percent
 from outdial.io.prepare import Plan, prepared_in_child
 from outdial.io.tables import TableError, open_table
@@ -36,6 +36,9 @@ from outdial.services.job_runner import Outcome, RunningJob
 from outdial.services.jobs import JobService
 from outdial.services.models import ContactImportIn
 from outdial.services.validation import failed
+from outdial.store import bulk
+from outdial.store.bulk import encode_ready
+from outdial.store.schema import contacts
 
 BATCH_ROWS = 5000
 CHILD_READER_BYTES = 4 << 20  # from this size, a child process reads and checks the file
@@ -181,11 +184,12 @@ class ContactImportService:
         progress = ImportProgress(bytes_total=rows.size, rows_total=rows.total)
         result = ImportResult(rows.format, rows.columns.describe(), progress)
         region, groups = tenant.default_region, self._groups(tenant, campaign_id)
+        text = self.contacts.store.dialect == "postgresql"  # COPY text, else tuples
         if path is not None and rows.size >= CHILD_READER_BYTES:
-            plan = Plan(str(path), rows.columns, rows.first_row, region, groups, BATCH_ROWS)
+            plan = Plan(str(path), rows.columns, rows.first_row, region, groups, BATCH_ROWS, text)
             prepared = prepared_in_child(plan)
         else:
-            prepared = _prepared_here(rows, stream, region, groups)
+            prepared = _prepared_here(rows, stream, region, groups, text)
         batches = _reported(prepared, progress, on_progress)
         try:
             if self.contacts.store.concurrent_writers:
@@ -276,20 +280,60 @@ class ContactImportService:
         staged: str | None,
     ) -> None:
         """Write a prepared batch: the validator's verdicts on the rows it must judge, then
-        for all the duplicates and DNC hits, the cap, the insert and the report."""
+        for all the duplicates and DNC hits, the cap, the insert and the report. The ready
+        rows get verdicts of their own only when the batch has a duplicate or a DNC hit."""
         svc = self.contacts
         now = svc.clock.now()
         campaign = svc.campaign_for_append(conn, tenant, campaign_id, lock=None)
-        parsed, verdicts, rows = self._verdicts(tenant, campaign, columns, prepared)
+        ready = prepared.ready
+        parsed, judged = self._judged(tenant, campaign, columns, prepared)
+        primaries = [phones[0][1] for phones in ready.phones]
+        primaries += [v.primary for v in judged if v.ok]
+        numbers = {number for phones in ready.phones for _, number, _ in phones}
+        numbers |= {n for v in judged if v.ok for n in v.numbers}
         # the file's earlier batches are in the campaign already (this transaction's, or staged)
-        svc.judge_rows(conn, tenant, campaign_id, verdicts, now)
-        accepted = [v for v in verdicts if v.ok]
+        mine = contacts.c.campaign_id == campaign_id
+        existing = bulk.present(conn, contacts.c.primary_number, primaries, mine)
+        blocked = blocked_numbers(conn, tenant.id, numbers, now)
+        keep: list[int] | None = None
+        verdicts = judged
+        if existing or blocked or len(set(primaries)) < len(primaries):
+            mine_too = [RowVerdict(k, ready.numbers(k)) for k in range(len(ready))]
+            verdicts = mine_too + judged
+            mark_duplicates(verdicts, existing)
+            mark_dnc(verdicts, blocked)
+            keep = [v.index for v in mine_too if v.ok]
+        accepted = [v for v in judged if v.ok]
+        adding = len(accepted) + (len(ready) if keep is None else len(keep))
         if result.held is None:  # counted once; then the file's own rows are added
             result.held = svc.count(conn, campaign_id)
-        check_cap(tenant, result.held, len(accepted), field="file")
+        check_cap(tenant, result.held, adding, field="file")
+        svc.insert_ready(conn, tenant, campaign_id, ready, keep, now, staged=staged)
         svc.insert_rows(conn, tenant, campaign_id, parsed, accepted, now, staged=staged)
-        result.held += len(accepted)
-        _count(result, columns, verdicts, rows)
+        result.held += adding
+        result.progress.accepted += adding
+        result.progress.rejected += len(ready) + len(judged) - adding
+        rows = _Rows(ready, prepared.other)
+        _report(result, columns, [v for v in verdicts if not v.ok], rows)
+
+    def _judged(
+        self,
+        tenant: Tenant,
+        campaign: Mapping[str, Any],
+        columns: ColumnMap,
+        prepared: PreparedBatch,
+    ) -> tuple[dict[int, Contact], list[RowVerdict]]:
+        """The validator's verdicts on the rows that are not ready (numbered after the ready
+        rows) and the contacts of those it accepts."""
+        offset = len(prepared.ready)
+        checked, judged = self.contacts.parse_rows(
+            tenant, campaign, [columns.contact(c) for _, c in prepared.other]
+        )
+        parsed = {verdict.index + offset: checked[verdict.index] for verdict in judged
+                  if verdict.index in checked}  # fmt: skip
+        for verdict in judged:
+            verdict.index += offset
+        return parsed, judged
 
     def _verdicts(
         self,
@@ -297,22 +341,12 @@ class ContactImportService:
         campaign: Mapping[str, Any],
         columns: ColumnMap,
         prepared: PreparedBatch,
-    ) -> tuple[dict[int, Contact], list[RowVerdict], list[tuple[int, list[str]]]]:
-        """The batch's rows judged on their own (the plainly valid ones as they are, the rest
-        by the validator): (contacts by row index, verdicts, the rows' numbers and cells)."""
-        ready, other = prepared.ready, prepared.other
-        parsed: dict[int, Contact] = {k: r.contact for k, r in enumerate(ready)}
-        verdicts = [RowVerdict(k, r.numbers) for k, r in enumerate(ready)]
-        checked, judged = self.contacts.parse_rows(
-            tenant, campaign, [columns.contact(c) for _, c in other]
-        )
-        for verdict in judged:
-            contact = checked.get(verdict.index)
-            verdict.index += len(ready)
-            if contact is not None:
-                parsed[verdict.index] = contact
-            verdicts.append(verdict)
-        return parsed, verdicts, [(r.row, r.cells) for r in ready] + other
+    ) -> list[RowVerdict]:
+        """The batch's rows judged on their own: the ready ones accepted as they are, the
+        rest by the validator (numbered after them)."""
+        ready = prepared.ready
+        _, judged = self._judged(tenant, campaign, columns, prepared)
+        return [RowVerdict(k, ready.numbers(k)) for k in range(len(ready))] + judged
 
     def check(
         self,
@@ -330,16 +364,20 @@ class ContactImportService:
         campaign = {"phone_groups": [{"identify": DEFAULT_GROUP}]}
         seen: set[str] = set()
         svc = self.contacts
-        prepared = _prepared_here(rows, stream, tenant.default_region, groups)
+        prepared = _prepared_here(rows, stream, tenant.default_region, groups, text=False)
         try:
             for batch in _reported(prepared, progress, on_progress):
-                _, verdicts, numbered = self._verdicts(tenant, campaign, rows.columns, batch)
+                verdicts = self._verdicts(tenant, campaign, rows.columns, batch)
                 mark_duplicates(verdicts, seen)
                 numbers = {n for v in verdicts if v.ok for n in v.numbers}
                 with svc.store.read() as conn:
                     mark_dnc(verdicts, blocked_numbers(conn, tenant.id, numbers, svc.clock.now()))
                 seen |= {v.primary for v in verdicts if v.ok}
-                _count(result, rows.columns, verdicts, numbered)
+                accepted = sum(1 for v in verdicts if v.ok)
+                result.progress.accepted += accepted
+                result.progress.rejected += len(verdicts) - accepted
+                numbered = _Rows(batch.ready, batch.other)
+                _report(result, rows.columns, [v for v in verdicts if not v.ok], numbered)
         except TableError as exc:
             raise failed([FieldError("file", str(exc), "invalid")]) from exc
         progress.bytes_read = rows.size
@@ -355,28 +393,40 @@ class ContactImportService:
         return reported(job, result.as_dict(), result.problems, result.progress)
 
 
-def _count(
+@dataclass(frozen=True)
+class _Rows:
+    """A prepared batch's rows by verdict index: the ready rows, then the others."""
+
+    ready: ReadyRows
+    other: list[tuple[int, list[str]]]
+
+    def __getitem__(self, index: int) -> tuple[int, list[str]]:
+        if index < len(self.ready):
+            return self.ready.rows[index], self.ready.cells[index]
+        return self.other[index - len(self.ready)]
+
+
+def _report(
     result: ImportResult,
     columns: ColumnMap,
-    verdicts: list[RowVerdict],
-    rows: list[tuple[int, list[str]]],
+    rejected: list[RowVerdict],
+    rows: _Rows,
 ) -> None:
-    """A judged batch into the progress and the report (its problems in the file's order)."""
-    accepted = sum(1 for v in verdicts if v.ok)
-    result.progress.accepted += accepted
-    result.progress.rejected += len(verdicts) - accepted
-    rejected = sorted((v for v in verdicts if not v.ok), key=lambda v: rows[v.index][0])
-    for verdict in rejected:
+    """A judged batch's rejected rows into the report, in the file's order."""
+    for verdict in sorted(rejected, key=lambda v: rows[v.index][0]):
         row, cells = rows[verdict.index]
         result.problems.extend(_problems(row, cells, columns, verdict))
 
 
 def _prepared_here(
-    rows: FileRows, stream: BinaryIO, region: str, groups: frozenset[str]
+    rows: FileRows, stream: BinaryIO, region: str, groups: frozenset[str], text: bool
 ) -> Iterator[PreparedBatch]:
-    """The file's rows prepared a batch at a time, in this process."""
+    """The file's rows prepared a batch at a time, in this process (``text``: the ready rows
+    encoded as COPY text, else as tuples; see bulk.encode_ready)."""
+    reader = row_reader(rows.columns, region)
     while batch := list(islice(rows.data, BATCH_ROWS)):
-        prepared = prepare(batch, rows.columns, region, groups)
+        prepared = prepare(batch, rows.columns, region, groups, reader)
+        encode_ready(prepared.ready, text)
         prepared.bytes_read = _position(stream, rows.size)
         yield prepared
 

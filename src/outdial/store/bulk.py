@@ -9,7 +9,8 @@ exactly like rows written through Core.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import JSON
+
+from outdial.domain.file_rows import ReadyRows
 
 Processor = Callable[[Any], Any]
 
@@ -160,3 +163,100 @@ def _copy(
                 copy.write_row(row)
     finally:
         cursor.close()
+
+
+# --- plain rows: values as the driver takes them, the columns every row shares bound once ---
+
+
+def insert_plain(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Any],
+    constants: Mapping[str, Any],
+) -> None:
+    """Insert ``rows`` into ``table``, each with the same ``constants`` (column: value, as the
+    services hold it). The rows skip bind processing: on SQLite each is a tuple of plain values
+    (str, int, float or None) in the order of ``columns``; on PostgreSQL each is already the
+    text of its COPY line (copy_text) without the newline. The constants are processed once,
+    as their columns' types say, and written into the statement (SQLite) or after each line
+    (PostgreSQL), so a row costs the driver only its own values."""
+    if not rows:
+        return
+    processors = _processors(conn, table, list(constants))
+    values = [
+        value if process is None else process(value)
+        for value, process in zip(constants.values(), processors, strict=True)
+    ]
+    names = ", ".join((*columns, *constants))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            tail = "".join("\t" + _copy_value(v) for v in values) + "\n"
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                copy.write(tail.join(rows) + tail)
+        else:
+            marks = ", ".join(["?"] * len(columns) + [_sqlite_literal(v) for v in values])
+            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
+
+
+def text_rows(conn: Connection) -> bool:
+    """Whether insert_plain takes COPY text lines here (PostgreSQL) rather than tuples."""
+    return conn.dialect.name == "postgresql"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(values: Sequence[str | int | None]) -> str:
+    """Values as (part of) a line of PostgreSQL's COPY text format: tab-separated, with
+    backslash, tab, newline and carriage return escaped and None as ``\\N``."""
+    return "\t".join(_copy_value(v) for v in values)
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _sqlite_literal(value: Any) -> str:
+    """A processed value as an SQLite literal: NULL, a number, or a quoted string."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int | float):
+        return str(int(value) if isinstance(value, bool) else value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQLite literal for {type(value).__name__}")
+
+
+def json_text(value: Mapping[str, Any]) -> str:
+    """A JSON column's value as insert_rows writes it (json.dumps; the empty object at once)."""
+    return "{}" if not value else json.dumps(value)
+
+
+def encode_ready(ready: ReadyRows, text: bool) -> None:
+    """A batch's ready rows made what insert_plain takes (in place, where they are prepared:
+    the child reader pays for it, not the writer): each contact's (name, description,
+    external_id, pass_through, attributes, primary number) with the attributes as JSON text,
+    as a tuple or, with ``text``, as COPY text; with ``text`` the phones' relations escaped."""
+    if text:
+        ready.contacts = [
+            copy_text((n, d, e, p, json_text(a), number))
+            for n, d, e, p, a, number in ready.contacts
+        ]
+        ready.phones = [
+            tuple((k, number, relation.translate(_COPY_ESCAPES)) for k, number, relation in row)
+            for row in ready.phones
+        ]
+    else:
+        ready.contacts = [
+            (n, d, e, p, json_text(a), number) for n, d, e, p, a, number in ready.contacts
+        ]
