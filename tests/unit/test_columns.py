@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outdial.domain.columns import (
     ATTRIBUTE,
@@ -158,3 +160,28 @@ def test_new_uuids_are_time_ordered_version_7() -> None:
         parsed = uuid.UUID(text)
         assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, text)
         assert parsed.int >> 80 in (int(at.timestamp() * 1000), int(at.timestamp() * 1000) + 1)
+
+
+def _uuid7_reference(ms: int, start: int, noise: bytes) -> list[str]:
+    """Version 7 UUIDs built as one 128-bit integer each (how new_uuids made them first)."""
+    head = (ms << 80) | (0x7 << 76) | (0b10 << 62)
+    out = []
+    for k in range(len(noise) // 4):
+        counter = start + k
+        tail = int.from_bytes(noise[4 * k : 4 * k + 4], "big")
+        value = head | (counter >> 30) << 64 | (counter & (1 << 30) - 1) << 32 | tail
+        h = f"{value:032x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, (1 << 48) - 1),
+    st.one_of(st.integers(0, (1 << 40) - 1), st.integers((1 << 30) - 5, (1 << 30) + 5)),
+    st.binary(max_size=40).map(lambda b: b[: len(b) // 4 * 4]),
+)
+def test_uuids_built_as_text_are_the_128_bit_layout(ms: int, start: int, noise: bytes) -> None:
+    from outdial.services.common import uuids7
+
+    assert uuids7(ms, start, noise.hex()) == _uuid7_reference(ms, start, noise)

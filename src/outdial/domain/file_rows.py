@@ -19,16 +19,16 @@ from outdial.domain.contact_rows import (
     ATTRIBUTES_MAX,
     PHONE_NUMBER_MAX,
     SELF_RELATIONS,
-    QuickContact,
 )
-from outdial.domain.phones import fast_e164, fast_e164_for
+from outdial.domain.phones import fast_e164_for
 
 DEFAULT_GROUP = "default"
 
 ReadyContact = tuple[str, str, str | None, str, dict[str, str], str]
 """name, description, external_id, pass_through, attributes, the person's number (E.164)."""
-ReadyPhone = tuple[int, str, str]
-"""position, number (E.164), relation as stored (the person's own: ``self`` when blank)."""
+ReadyPhone = tuple[int, str, str, int]
+"""position, number (E.164), relation as stored (the person's own: ``self`` when blank), and
+the file's column it came from (0-based)."""
 
 
 @dataclass
@@ -36,7 +36,6 @@ class ReadyRows:
     """A batch's plainly valid rows, column-wise: the k-th row of each list is one contact."""
 
     rows: list[int] = field(default_factory=list)  # as the spreadsheet numbers them
-    cells: list[list[str]] = field(default_factory=list)
     contacts: list[Any] = field(default_factory=list)  # ReadyContact, or as encoded to store
     phones: list[tuple[ReadyPhone, ...]] = field(default_factory=list)
 
@@ -45,7 +44,16 @@ class ReadyRows:
 
     def numbers(self, k: int) -> list[str]:
         """The k-th contact's numbers in E.164, in order."""
-        return [number for _, number, _ in self.phones[k]]
+        return [phone[1] for phone in self.phones[k]]
+
+    def phone_cells(self, k: int) -> list[str]:
+        """The k-th row's cells as far as its phones tell them (the rest blank): all a report
+        of its duplicate or DNC numbers needs to name their columns."""
+        phones = self.phones[k]
+        cells = [""] * (max(phone[3] for phone in phones) + 1)
+        for phone in phones:
+            cells[phone[3]] = phone[1]
+        return cells
 
 
 @dataclass
@@ -64,7 +72,7 @@ def row_reader(columns: ColumnMap, region: str) -> RowReader:
     """A function of the file's rows, compiled once for the file from its column map: a row
     read into its contact and phones when ``columns.quick`` would take it, every number takes
     the fast E.164 path and the numbers differ; else None. It gives exactly what
-    ``ready(columns.quick(cells), region)`` gives (a property test holds it to that), with the
+    ColumnMap.quick and phones.fast_e164 give (a property test holds it to them), with the
     column positions and the limits bound up front instead of looked up per cell."""
     plan, e164 = columns.plan, fast_e164_for(region)
     width = plan.width
@@ -97,7 +105,7 @@ def row_reader(columns: ColumnMap, region: str) -> RowReader:
             first = e164(number.strip())
             if first is None:
                 return None
-            phones: tuple[ReadyPhone, ...] = ((0, first, phone_relation),)
+            phones: tuple[ReadyPhone, ...] = ((0, first, phone_relation, phone_index),)
         else:
             got = _phones(cells, phones_at, e164)
             if got is None:
@@ -121,7 +129,7 @@ def _phones(
 ) -> tuple[ReadyPhone, ...] | None:
     """A row's phones as ColumnMap.quick reads them (relations from the header or the 关系
     columns after it), in E.164 and distinct; None if any is not plainly valid."""
-    pairs = []
+    pairs: list[tuple[str, str, int]] = []
     for index, relation, relation_columns in phones_at:
         number = cells[index]
         if relation_columns:
@@ -131,11 +139,11 @@ def _phones(
                     return None
                 relation = given[-1]
         if number:
-            pairs.append((number, relation))
+            pairs.append((number, relation, index))
     if not 1 <= len(pairs) <= limits.PHONES_PER_CONTACT or pairs[0][1] not in SELF_RELATIONS:
         return None
     out = []
-    for position, (number, relation) in enumerate(pairs):
+    for position, (number, relation, index) in enumerate(pairs):
         if not (
             len(number) <= PHONE_NUMBER_MAX
             and len(relation) <= limits.RELATION_MAX
@@ -145,33 +153,10 @@ def _phones(
         e = e164(number.strip())
         if e is None:
             return None
-        out.append((position, e, relation or ("self" if not position else "")))
+        out.append((position, e, relation or ("self" if not position else ""), index))
     if len({p[1] for p in out}) < len(out):
         return None
     return tuple(out)
-
-
-def ready(
-    contact: QuickContact | None, region: str
-) -> tuple[ReadyContact, tuple[ReadyPhone, ...]] | None:
-    """The reference for row_reader: a quick contact as a ready row, by the general fast path
-    (phones.fast_e164 for each number; the numbers must differ)."""
-    if contact is None:
-        return None
-    numbers = []
-    for phone in contact.phones:
-        number = fast_e164(phone.number.strip(), region)
-        if number is None:
-            return None
-        numbers.append(number)
-    if len(set(numbers)) != len(numbers):
-        return None
-    phones = tuple(
-        (k, n, p.relation or ("self" if k == 0 else ""))
-        for k, (n, p) in enumerate(zip(numbers, contact.phones, strict=True))
-    )
-    c = contact
-    return (c.name, c.description, c.external_id, c.pass_through, c.attributes, numbers[0]), phones
 
 
 def prepare(
@@ -189,12 +174,11 @@ def prepare(
     read = reader or row_reader(columns, region)
     default_group = DEFAULT_GROUP in groups
     out, other = prepared.ready, prepared.other
-    rows, cells_of, contacts, phones = out.rows, out.cells, out.contacts, out.phones
+    rows, contacts, phones = out.rows, out.contacts, out.phones
     for row, cells in batch:
         got = read(cells) if default_group else None
         if got is not None:
             rows.append(row)
-            cells_of.append(cells)
             contacts.append(got[0])
             phones.append(got[1])
         elif any(cells):

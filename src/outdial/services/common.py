@@ -87,15 +87,24 @@ def new_uuids(count: int, at: datetime) -> list[str]:
     append to the uuid index instead of scattering through it (3x faster on SQLite)."""
     ms = int(at.timestamp() * 1000) & (1 << 48) - 1
     start = int.from_bytes(os.urandom(5), "big")  # 40 bits: the 42-bit counter cannot wrap
-    noise = os.urandom(4 * count)
-    head = (ms << 80) | (0x7 << 76) | (0b10 << 62)
+    return uuids7(ms, start, os.urandom(4 * count).hex())
+
+
+def uuids7(ms: int, start: int, noise: str) -> list[str]:
+    """Version 7 UUIDs, one per 8 hex digits of ``noise``: 48 bits of the millisecond ``ms``,
+    the version, the 42-bit counter ``start``, ``start + 1`` … split around the variant bits,
+    then 32 bits of the noise. Built as text a field at a time (the millisecond's part and the
+    counter's top bits shared), as a bulk import makes a million of them."""
+    stamp = f"{ms:012x}"
     out = []
-    for k in range(count):
+    head, top = "", -1
+    for k in range(len(noise) // 8):
         counter = start + k
-        tail = int.from_bytes(noise[4 * k : 4 * k + 4], "big")
-        value = head | (counter >> 30) << 64 | (counter & (1 << 30) - 1) << 32 | tail
-        h = f"{value:032x}"
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+        if counter >> 30 != top:
+            top = counter >> 30
+            head = f"{stamp[:8]}-{stamp[8:]}-7{top:03x}-"
+        low = counter & (1 << 30) - 1
+        out.append(f"{head}{0x8000 | low >> 16:04x}-{low & 0xFFFF:04x}{noise[8 * k : 8 * k + 8]}")
     return out
 
 

@@ -231,11 +231,11 @@ class ContactService:
             phone_rows: list[Any] = [
                 f"{cid}\t{p}\t{number}\t{relation}"
                 for cid, k in pairs
-                for p, number, relation in phones[k]
+                for p, number, relation, _ in phones[k]
             ]
         else:
             rows = [(cid, u, *encoded[k]) for (cid, k), u in zip(pairs, uuids, strict=True)]
-            phone_rows = [(cid, *phone) for cid, k in pairs for phone in phones[k]]
+            phone_rows = [(cid, p, n, r) for cid, k in pairs for p, n, r, _ in phones[k]]
         bulk.insert_plain(conn, contacts, READY_CONTACT_COLUMNS, rows, shared)
         phone_shared = {
             "campaign_id": campaign_id, "phone_group": DEFAULT_GROUP, "state": "active",

@@ -289,7 +289,7 @@ class ContactImportService:
         parsed, judged = self._judged(tenant, campaign, columns, prepared)
         primaries = [phones[0][1] for phones in ready.phones]
         primaries += [v.primary for v in judged if v.ok]
-        numbers = {number for phones in ready.phones for _, number, _ in phones}
+        numbers = {phone[1] for phones in ready.phones for phone in phones}
         numbers |= {n for v in judged if v.ok for n in v.numbers}
         # the file's earlier batches are in the campaign already (this transaction's, or staged)
         mine = contacts.c.campaign_id == campaign_id
@@ -402,7 +402,7 @@ class _Rows:
 
     def __getitem__(self, index: int) -> tuple[int, list[str]]:
         if index < len(self.ready):
-            return self.ready.rows[index], self.ready.cells[index]
+            return self.ready.rows[index], self.ready.phone_cells(index)
         return self.other[index - len(self.ready)]
 
 

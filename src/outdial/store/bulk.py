@@ -17,15 +17,15 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    String,
     Table,
     bindparam,
+    cast,
     exists,
     func,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON
 
 from outdial.domain.file_rows import ReadyRows
@@ -39,10 +39,12 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
     if count == 0:
         return []
     if conn.dialect.name == "postgresql":
+        # one row (an array) rather than a row per id
         query = text(
-            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            "SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id')))"
+            " FROM generate_series(1, :n)"
         )
-        return list(conn.scalars(query, {"table": table.name, "n": count}))
+        return list(conn.scalar(query, {"table": table.name, "n": count}))
     top = conn.scalar(select(func.coalesce(func.max(table.c.id), 0)))
     return list(range(int(top or 0) + 1, int(top or 0) + 1 + count))
 
@@ -57,8 +59,12 @@ def present(
     if not values:
         return set()
     if conn.dialect.name == "postgresql":
-        array = bindparam("values", list(values), type_=ARRAY(String))
-        wanted = func.unnest(array).table_valued("value").render_derived()
+        # the values as one JSON text, which the server splits (psycopg adapts a list of
+        # thousands of strings to an array slowly, in Python)
+        array = func.jsonb_array_elements_text(
+            cast(bindparam("values", json.dumps(list(values))), JSONB)
+        )
+        wanted = array.table_valued("value").render_derived()
         query = select(wanted.c.value).where(exists().where(*where, column == wanted.c.value))
         return set(conn.scalars(query))
     # one JSON parameter rather than thousands of bound ones (SQLite's JSON1 is built in)
@@ -253,7 +259,7 @@ def encode_ready(ready: ReadyRows, text: bool) -> None:
             for n, d, e, p, a, number in ready.contacts
         ]
         ready.phones = [
-            tuple((k, number, relation.translate(_COPY_ESCAPES)) for k, number, relation in row)
+            tuple((k, n, relation.translate(_COPY_ESCAPES), c) for k, n, relation, c in row)
             for row in ready.phones
         ]
     else:
