@@ -2,6 +2,11 @@
 or XLSX, streamed in constant memory: one query in id order, read a batch at a time from one
 snapshot, each batch written as it comes. For CSV the database writes the times as local text.
 
+The attempts to CSV (a ledger runs to millions of rows) skip the per-value work in Python: on
+PostgreSQL the database writes the CSV itself (COPY … TO STDOUT), on SQLite each line comes
+from the query as text but for its floats; either way byte for byte what ``csv.writer`` makes
+of the row's values (see ``outdial.io.writers``), checked a batch at a time on SQLite.
+
 Times are written in the campaign's time zone (XLSX: as Excel dates). Headers are English by
 default, Chinese on request; either way ``outdial import`` reads a contacts export back.
 """
@@ -15,13 +20,36 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, Select, String, cast, func, literal, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
 
 from outdial.clock import Clock
 from outdial.domain.calendar import fixed_offset
 from outdial.domain.errors import InternalError, ValidationFailed
 from outdial.domain.jobs import JobKind, percent
-from outdial.io.writers import XLSX_ROWS_MAX, open_writer
+from outdial.io.writers import (
+    XLSX_ROWS_MAX,
+    CrlfLines,
+    CsvWriter,
+    RowWriter,
+    csv_lines,
+    open_writer,
+    plain_lines,
+)
 from outdial.services.common import Tenant, found
 from outdial.services.job_runner import Outcome, RunningJob
 from outdial.services.jobs import JobService
@@ -84,6 +112,23 @@ ATTEMPT_COLUMNS = (
 Progress = Callable[[Mapping[str, Any]], None]
 TimeText = Callable[[Any], Any]  # a time column → SQL giving its local time as text
 PG_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+TALK_PLAIN = (1e-4, 1e15)  # |x| where PostgreSQL and Python print a float alike (or x == 0)
+Lines = Iterator[tuple[bytes, int]]  # CSV lines, encoded, and how many
+
+
+@dataclass(frozen=True)
+class Span:
+    """What the export will write, looked at before: its earliest and latest times, and
+    (attempts) the least and greatest magnitude of a talk time that is not 0."""
+
+    times: tuple[datetime, datetime] | None
+    talk: tuple[float, float] | None = None
+
+    @property
+    def talk_plain(self) -> bool:
+        """Whether every talk time is 0 or in TALK_PLAIN (so not NaN nor infinite)."""
+        low, high = TALK_PLAIN
+        return self.talk is None or (self.talk[0] >= low and self.talk[1] < high)
 
 
 @dataclass(frozen=True)
@@ -137,7 +182,7 @@ class ExportService:
             campaign = found(
                 self.campaigns.get(conn, tenant.id, campaign_id), "campaign", campaign_id
             )
-            times = _time_range(conn, campaign_id, request.subject)
+            span = _span(conn, campaign_id, request.subject)
         total = self.count(tenant, campaign_id, request.subject)
         if request.format == "xlsx" and total >= XLSX_ROWS_MAX:
             raise ValidationFailed.field(
@@ -145,14 +190,19 @@ class ExportService:
             )
         columns = CONTACT_COLUMNS if request.subject == "contacts" else ATTEMPT_COLUMNS
         zone = ZoneInfo(campaign["timezone"])
-        when = self._times(zone, times, request.format)
+        when = self._times(zone, span.times, request.format)
         header = [getattr(c, request.language) for c in columns]
         writer = open_writer(path, request.format, header, request.subject)
+        lines = self._lines(campaign_id, request, when, span)
+        if lines is not None and isinstance(writer, CsvWriter):
+            counts = _written_lines(writer, lines)
+        else:
+            batches = self._batches(campaign_id, request.subject, when)
+            counts = _written_rows(writer, batches, None if when is not None else (columns, zone))
         written = 0
         try:
-            for batch in self._batches(campaign_id, request.subject, when):
-                writer.write(_cells(batch, columns, zone) if when is None else batch)
-                written += len(batch)
+            for count in counts:
+                written += count
                 if on_progress:
                     on_progress(_progress(written, total))
         finally:
@@ -179,8 +229,78 @@ class ExportService:
         offset = 0 if span is None else fixed_offset(zone, *span)
         if offset is None:
             return None
+        # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff': cut to the second (datetime() would round
+        # a time at .9995 s or later up to the next second, where Python and PostgreSQL cut)
+        if offset == 0:
+            return lambda column: func.substr(column, 1, 19)
         shift = f"{offset:+d} seconds"
-        return lambda column: func.datetime(type_coerce(column, String), shift)
+        return lambda column: func.datetime(func.substr(column, 1, 19), shift)
+
+    def _lines(
+        self, campaign_id: int, request: ExportRequest, when: TimeText | None, span: Span
+    ) -> Lines | None:
+        """The attempts as CSV lines made by the database, or None where that is not sure to
+        give the bytes ``csv.writer`` would (times Python must shift, floats PostgreSQL would
+        print another way) or not worth it (contacts take their phones from another query)."""
+        if request.subject != "attempts" or request.format != "csv" or when is None:
+            return None
+        if self.store.dialect == "postgresql":
+            return self._copied_lines(campaign_id, when) if span.talk_plain else None
+        return self._joined_lines(campaign_id, when)
+
+    def _copied_lines(self, campaign_id: int, when: TimeText) -> Lines:
+        """PostgreSQL's CSV of the attempts, its line ends made CRLF, a batch at a time."""
+        values = [_pg_csv_text(v) for v in _attempt_values(when)]
+        query = _attempt_from(select(*values), campaign_id)
+        sql = query.compile(
+            dialect=self.store.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        with self.store.read() as conn:
+            conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")  # shortest, as repr()
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            crlf = CrlfLines()
+            statement = f"COPY ({sql}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
+            with cursor, cursor.copy(statement) as copy:
+                parts: list[memoryview] = []
+                for part in copy:  # a row a part, as PostgreSQL sends them (not relied on)
+                    parts.append(part)
+                    if len(parts) == BATCH:
+                        yield crlf(b"".join(parts))
+                        parts = []
+                if parts:
+                    yield crlf(b"".join(parts))
+
+    def _joined_lines(self, campaign_id: int, when: TimeText) -> Lines:
+        """SQLite: each attempt's line joined by the query, as text up to each float and the
+        floats (Python's repr), the lines checked a batch at a time; a line with a value
+        that CSV must quote is made again from its values by ``csv.writer``."""
+        values = _attempt_values(when)
+        pieces: list[Any] = []  # text up to a float, the float, text after…
+        texts: list[Any] = []
+        for k, value in enumerate(values):
+            if k:
+                texts.append(literal_column("','", String))
+            if isinstance(value.type, Float):
+                pieces += [_joined(texts), value]
+                texts = []
+            else:
+                text = cast(value, String) if isinstance(value.type, Integer) else value
+                texts.append(func.coalesce(text, literal_column("''", String)))
+        texts.append(literal_column("char(13, 10)", String))
+        pieces.append(_joined(texts))
+        line = b"%b" + b"%r%b" * (len(pieces) // 2)
+        fields = len(values)
+        query = _attempt_from(select(*pieces), campaign_id)
+        with self.store.read() as conn:
+            result = conn.execute(query)
+            cursor = result.cursor  # the rows as sqlite3 gives them, no Row made for each
+            while rows := cursor.fetchmany(BATCH):
+                made = [line % row for row in rows]
+                data = b"".join(made)
+                if not plain_lines(data, len(rows), fields):
+                    data = b"".join(_requoted(conn, campaign_id, when, made, fields))
+                yield data, len(rows)
+            result.close()
 
     def run_job(self, job: RunningJob) -> Outcome:
         if job.tenant is None or job.row["campaign_id"] is None:
@@ -207,10 +327,9 @@ class ExportService:
                     yield list(part)
 
 
-def _time_range(
-    conn: Connection, campaign_id: int, subject: str
-) -> tuple[datetime, datetime] | None:
-    """The earliest and latest times the export will write."""
+def _span(conn: Connection, campaign_id: int, subject: str) -> Span:
+    """The earliest and latest times the export will write (and the talk times' range)."""
+    talk: list[Any] = []
     if subject == "contacts":
         low = func.min(func.coalesce(contacts.c.last_attempt_at, contacts.c.next_eligible_at))
         high = func.max(func.coalesce(contacts.c.next_eligible_at, contacts.c.last_attempt_at))
@@ -219,10 +338,16 @@ def _time_range(
         low = func.min(attempts.c.created_at)
         high = func.max(func.coalesce(attempts.c.ended_at, attempts.c.created_at))
         where = attempts.c.campaign_id == campaign_id
-    first, last = conn.execute(
-        select(type_coerce(low, UTCDateTime()), type_coerce(high, UTCDateTime())).where(where)
+        size = func.abs(attempts.c.talk_seconds)
+        talk = [func.min(func.nullif(size, 0)), func.max(size)]
+    first, last, *sizes = conn.execute(
+        select(type_coerce(low, UTCDateTime()), type_coerce(high, UTCDateTime()), *talk).where(
+            where
+        )
     ).one()
-    return None if first is None or last is None else (first, last)
+    times = None if first is None or last is None else (first, last)
+    least, most = sizes or (None, None)
+    return Span(times, None if least is None or most is None else (float(least), float(most)))
 
 
 def _timed(column: Any, when: TimeText | None) -> Any:
@@ -260,22 +385,86 @@ def _add_phones_and_attributes(conn: Connection, campaign_id: int, rows: list[li
         row[attributes_at] = ";".join(f"{k}={v}" for k, v in (row[attributes_at] or {}).items())
 
 
-def _attempt_query(campaign_id: int, when: TimeText | None) -> Select[Any]:
-    values: list[Any] = []
+def _attempt_values(when: TimeText | None) -> list[ColumnElement[Any]]:
+    values: list[ColumnElement[Any]] = []
     for col in ATTEMPT_COLUMNS:
         if col.key in ("external_id", "name"):
             values.append(contacts.c[col.key])
         elif col.key == "abandoned":
-            values.append(cast(attempts.c.abandoned, Integer).label("abandoned"))
+            values.append(cast(attempts.c.abandoned, Integer))
         else:
             column = attempts.c[col.key]
             values.append(_timed(column, when) if col.time else column)
+    return values
+
+
+def _attempt_from(query: Select[Any], campaign_id: int) -> Select[Any]:
     return (
-        select(*values)
-        .join(contacts, contacts.c.id == attempts.c.contact_id)
+        query.join(contacts, contacts.c.id == attempts.c.contact_id)
         .where(attempts.c.campaign_id == campaign_id)
         .order_by(attempts.c.id)
     )
+
+
+def _attempt_query(campaign_id: int, when: TimeText | None) -> Select[Any]:
+    values = [v.label(c.key) for v, c in zip(_attempt_values(when), ATTEMPT_COLUMNS, strict=True)]
+    return _attempt_from(select(*values), campaign_id)
+
+
+def _pg_csv_text(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A value as PostgreSQL's CSV should write it to match ``csv.writer``: text NULL where
+    empty (an empty string it would quote), a float with '.0' when whole (as repr() does;
+    the shortest digits otherwise, with extra_float_digits = 1 and |x| in TALK_PLAIN)."""
+    if isinstance(value.type, Float):
+        text = cast(value, String)
+        return case((value == func.trunc(value), text + literal(".0")), else_=text)
+    if isinstance(value.type, Integer):
+        return value
+    return func.nullif(value, literal(""))
+
+
+def _joined(texts: Sequence[Any]) -> ColumnElement[Any]:
+    """Texts joined by SQLite's ||, as bytes (UTF-8, written as they come)."""
+    if not texts:
+        return literal_column("X''", LargeBinary)
+    joined = texts[0]
+    for text in texts[1:]:
+        joined = joined.op("||")(text)
+    return cast(joined, LargeBinary)
+
+
+def _requoted(
+    conn: Connection, campaign_id: int, when: TimeText, lines: list[bytes], fields: int
+) -> list[bytes]:
+    """``lines`` with each that is not plain made again by ``csv.writer`` from its values
+    (read in the same snapshot: a line starts with its attempt's id)."""
+    wrong = {
+        int(line[: line.index(b",")]): k
+        for k, line in enumerate(lines)
+        if not plain_lines(line, 1, fields)
+    }
+    query = _attempt_query(campaign_id, when).where(attempts.c.id.in_(list(wrong)))
+    fixed = list(lines)
+    for row in conn.execute(query):
+        fixed[wrong[row[0]]] = csv_lines([row])
+    return fixed
+
+
+def _written_rows(
+    writer: RowWriter,
+    batches: Iterator[Sequence[Sequence[Any]]],
+    python_times: tuple[Sequence[Column], ZoneInfo] | None,
+) -> Iterator[int]:
+    """Each batch written (its times made local by Python if asked), then its size."""
+    for batch in batches:
+        writer.write(batch if python_times is None else _cells(batch, *python_times))
+        yield len(batch)
+
+
+def _written_lines(writer: CsvWriter, lines: Lines) -> Iterator[int]:
+    for data, count in lines:
+        writer.write_lines(data)
+        yield count
 
 
 def _cells(
@@ -296,5 +485,6 @@ def _progress(written: int, total: int) -> dict[str, Any]:
     return {"rows_written": written, "rows_total": total, "percent": percent(written, total)}
 
 
+assert ATTEMPT_COLUMNS[0].key == "id"  # _requoted finds a line's attempt by its first value
 _OTHER_NUMBERS = next(k for k, c in enumerate(CONTACT_COLUMNS) if c.key == "other_numbers")
 _ATTRIBUTES = next(k for k, c in enumerate(CONTACT_COLUMNS) if c.key == "attributes")
