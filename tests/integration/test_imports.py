@@ -3,6 +3,7 @@ real CSV and XLSX files, the row-level report, and a failing file that changes n
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,14 @@ from typing import Any
 import pytest
 import xlsxwriter
 
+from outdial.domain.columns import detect
 from outdial.domain.errors import LimitExceeded, ValidationFailed
+from outdial.domain.file_rows import row_reader
 from outdial.services import imports
 from outdial.services.common import Tenant
 from outdial.services.container import Services
 from outdial.services.imports import ImportProgress, report_csv
-from outdial.services.models import CampaignIn, DncIn, TenantIn
+from outdial.services.models import CampaignIn, ContactAppendIn, DncIn, TenantIn
 
 
 def setup(services: Services, cap: int = 20_000) -> tuple[Tenant, int]:
@@ -224,3 +227,51 @@ def test_stopping_an_import_stops_its_child_reader(
         services.imports.run(tenant, campaign, stream, on_progress=stop, path=path)
     assert multiprocessing.active_children() == []
     assert contacts_of(services, tenant, campaign) == []
+
+
+# --- the bulk path: rows written without bind processing read back as the append API's -----
+
+TRICKY = [
+    ["姓名", "手机号", "电话(配偶)", "客户编号", "备注", "透传", "城市"],
+    ["Tab\there", "13800138010", "13900139010", "C\\N", "a\\b\\\\c", "x\ny", '北京 "朝阳"'],
+    ["O'Brien", "138 0013 8011", "", "", "line\r\nbreak", "\\N", '{"k": 1}'],
+    ["张三😀", "138-0013-8012", "13900139012", "C'3", "", "", ""],
+    ["\\t literal", "13800138013", "", "", "back\\", "tab\tend", "é\\u00e9"],
+]
+
+
+def _stored(services: Services, tenant: Tenant, campaign: int) -> list[Any]:
+    keys = ("name", "description", "external_id", "pass_through", "attributes", "timezone",
+            "primary_number", "state", "reason", "attempt_count", "next_eligible_at")  # fmt: skip
+    phone_keys = ("position", "number", "relation", "phone_group", "state", "attempt_count")
+    return [
+        ({k: c[k] for k in keys}, [{k: p[k] for k in phone_keys} for p in c["phones"]])
+        for c in contacts_of(services, tenant, campaign)
+    ]
+
+
+@pytest.mark.parametrize("child", [False, True])
+def test_bulk_rows_read_back_as_the_append_api_writes_them(
+    services: Services, monkeypatch: Any, tmp_path: Path, child: bool
+) -> None:
+    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    if child:
+        monkeypatch.setattr(imports, "CHILD_READER_BYTES", 0)
+    tenant, by_file = setup(services)
+    by_api = services.campaigns.create(tenant, CampaignIn(name="api"))["id"]
+    out = io.StringIO()
+    csv.writer(out).writerows(TRICKY)
+    path = _on_disk(tmp_path, out.getvalue().encode())
+    with path.open("rb") as stream:
+        result = services.imports.run(tenant, by_file, stream, path=path)
+    assert (result.progress.accepted, result.progress.rejected) == (4, 0)
+    columns = detect([TRICKY[0], TRICKY[1]])
+    assert all(row_reader(columns, "CN")(row) is not None for row in TRICKY[1:])  # bulk path
+    raw = [columns.contact(row) for row in TRICKY[1:]]
+    services.contacts.append(tenant, by_api, ContactAppendIn(contacts=raw))
+    stored = _stored(services, tenant, by_file)
+    assert stored == _stored(services, tenant, by_api)
+    assert stored[0][0]["name"] == "Tab\there" and stored[0][0]["attributes"] == {
+        "城市": '北京 "朝阳"'
+    }
+    assert stored[1][0]["description"] == "line\r\nbreak" and stored[1][0]["pass_through"] == "\\N"
