@@ -8,7 +8,10 @@
 * import of an XLSX roster (the same columns, phone numbers stored as numbers);
 * export of a campaign's attempts (the ledger) to CSV.
 
-Each measurement runs in a fresh child process, so its peak memory (max RSS) is its own.
+Each measurement runs in a fresh child process, so its peak memory (max RSS) is its own (an
+import's adds its reader child's). An import also reports the CPU seconds it took: of the
+importing process, of its reader child and, on PostgreSQL, of the server's backends — on a
+shared machine they say more than the wall time about what the job costs.
 Without --database-url it measures a fresh SQLite file; each PostgreSQL URL must point at an
 empty database (the benchmark migrates it and leaves its rows behind).
 """
@@ -32,6 +35,7 @@ import xlsxwriter
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import text
 
 from outdial.clock import SystemClock
 from outdial.services.common import Tenant
@@ -85,15 +89,49 @@ def services_for(url: str) -> tuple[Services, Tenant, int]:
 
 
 def measure_import(url: str, path: Path) -> dict[str, Any]:
+    """The whole job, file to committed rows; and the CPU time it took of this process, of
+    the reader child and of the database server (PostgreSQL: the bench database's backends)."""
     services, tenant, campaign = services_for(url)
+    server = _server_cpu(services)
+    mine, reader = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with path.open("rb") as stream:
         result = services.imports.run(tenant, campaign, stream, path=path)
     elapsed = time.perf_counter() - started
+    cpu = {
+        "importer": _cpu(resource.RUSAGE_SELF) - mine,
+        "reader": _cpu(resource.RUSAGE_CHILDREN) - reader,
+        "server": _server_cpu(services) - server,
+    }
     services.store.close()
     rows = result.progress.rows_read
     assert result.progress.accepted == rows, result.problems[:3]
-    return {"rows": rows, "seconds": elapsed}
+    return {"rows": rows, "seconds": elapsed, "cpu": cpu}
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(services: Services) -> float:
+    """CPU seconds the database's PostgreSQL backends have used (read from /proc: the server
+    runs on this machine); 0 for SQLite, which runs in the importing process."""
+    if services.store.dialect != "postgresql":
+        return 0.0
+    with services.store.read() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def fill_ledger(services: Services, tenant: Tenant, campaign: int, count: int) -> None:
@@ -167,7 +205,12 @@ def measure_export(url: str, count: int) -> dict[str, Any]:
 def child(kind: str, url: str, arg: str) -> None:
     """One measurement, in this (child) process; prints its result with the peak RSS."""
     figures = measure_export(url, int(arg)) if kind == "export" else measure_import(url, Path(arg))
-    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # this process's peak and the reader child's, which run at once: their sum bounds the
+    # job's peak from above
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if kind == "import":
+        peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    figures["peak_mb"] = peak / 1024
     print(json.dumps(figures))
 
 
@@ -197,7 +240,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-files-"))
     csv_file, xlsx_file = work / "roster.csv", work / "roster.xlsx"
     urls = args.database_url or [sqlite_url(work)]
-    table = Table("store", "what", "rows", "seconds", "rows/s", "peak MB")
+    table = Table("store", "what", "rows", "seconds", "rows/s", "peak MB", "CPU s")
     runs = [
         ("import CSV (UTF-8)", "import", str(csv_file)),
         ("import XLSX", "import", str(xlsx_file)),
@@ -223,9 +266,18 @@ def main() -> None:
                     f"{figures['seconds']:.1f}",
                     f"{figures['rows'] / figures['seconds']:,.0f}",
                     f"{figures['peak_mb']:.0f}",
+                    _cpu_text(figures.get("cpu")),
                 )
                 progress.advance(task)
     Console().print(table)
+
+
+def _cpu_text(cpu: dict[str, float] | None) -> str:
+    """An import's CPU seconds: importer + reader child (+ PostgreSQL server)."""
+    if not cpu:
+        return ""
+    parts = [cpu["importer"], cpu["reader"]] + ([cpu["server"]] if cpu["server"] else [])
+    return " + ".join(f"{part:.1f}" for part in parts)
 
 
 if __name__ == "__main__":

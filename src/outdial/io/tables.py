@@ -94,7 +94,7 @@ def _csv_rows(stream: BinaryIO, fmt: TableFormat) -> Iterator[list[str]]:
     try:
         for row in csv.reader(text, delimiter=fmt.delimiter):
             line += 1
-            yield [cell.strip() for cell in row]
+            yield list(map(str.strip, row))
     except UnicodeDecodeError as e:
         # text is decoded a block at a time, so the bad bytes are at or after the next row
         raise TableError(

@@ -20,10 +20,11 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
-    exists,
     func,
+    literal,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON
@@ -39,10 +40,10 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
     if count == 0:
         return []
     if conn.dialect.name == "postgresql":
-        # one row (an array) rather than a row per id
+        # one row (an array) rather than a row per id; the sequence looked up once
         query = text(
-            "SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id')))"
-            " FROM generate_series(1, :n)"
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(:table, 'id')::regclass AS seq)"
+            " SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, :n)"
         )
         return list(conn.scalar(query, {"table": table.name, "n": count}))
     top = conn.scalar(select(func.coalesce(func.max(table.c.id), 0)))
@@ -53,9 +54,9 @@ def present(
     conn: Connection, column: Column[str], values: Sequence[str], *where: ColumnElement[bool]
 ) -> set[str]:
     """Which of ``values`` are in ``column`` (among the rows ``where`` selects), the values
-    sent as one parameter. On PostgreSQL each is looked up on its own (a semi-join from the
-    array), so the unique index serves it however stale the planner's statistics are in the
-    middle of a bulk load."""
+    sent as one parameter. On PostgreSQL each is looked up on its own (a lateral probe with
+    LIMIT 1, which the planner cannot turn into a hash of the whole campaign), so the index
+    serves it however stale the planner's statistics are in the middle of a bulk load."""
     if not values:
         return set()
     if conn.dialect.name == "postgresql":
@@ -65,8 +66,8 @@ def present(
             cast(bindparam("values", json.dumps(list(values))), JSONB)
         )
         wanted = array.table_valued("value").render_derived()
-        query = select(wanted.c.value).where(exists().where(*where, column == wanted.c.value))
-        return set(conn.scalars(query))
+        probe = select(literal(1)).where(*where, column == wanted.c.value).limit(1).lateral()
+        return set(conn.scalars(select(wanted.c.value).select_from(wanted.join(probe, true()))))
     # one JSON parameter rather than thousands of bound ones (SQLite's JSON1 is built in)
     listed = select(
         func.json_each(bindparam("values", json.dumps(list(values)))).table_valued("value").c.value
