@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -482,6 +483,13 @@ def bench_pacing(
         Path | None, typer.Option("--markdown", help="Write the results as Markdown")
     ] = None,
     workers: Annotated[int, typer.Option(help="Processes (default: one per core)")] = 0,
+    cells: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cells",
+            help="Only the cells whose name contains this word (repeatable), e.g. markov, churn",
+        ),
+    ] = None,
 ) -> None:
     """The pacing scenario matrix (dialing.md §5) for every policy on the same seeds; exits 1
     when the gate or a target is missed."""
@@ -496,7 +504,9 @@ def bench_pacing(
             f"[yellow]quick plan: fewer replications and {plan.hours:g}-h shifts;"
             " figures are noisier[/]"
         )
+    only = tuple(cells or ())
     command = "outdial bench pacing" + (" --quick" if quick else "")
+    command += "".join(f" --cells {shlex.quote(word)}" for word in only)
 
     def save(rows: list[dict[str, Any]], complete: bool = False) -> None:
         """The files after every cell, so that a long plan cut short keeps its whole cells."""
@@ -504,13 +514,13 @@ def bench_pacing(
         if json_out is not None:
             json_out.write_text(json.dumps(report.json_rows(rows), indent=2))
         if markdown_out is not None:
-            markdown_out.write_text(report.markdown(rows, found, plan, command, complete))
+            markdown_out.write_text(report.markdown(rows, found, plan, command, complete, only))
 
     with Progress(console=console) as progress:
-        task = progress.add_task("pacing benchmark", total=bench.job_count(plan))
+        task = progress.add_task("pacing benchmark", total=bench.job_count(plan, only))
         with bench.pooled_runner(workers or None, lambda n: progress.advance(task, n)) as run:
             rows = bench.run_matrix(
-                plan, run, lambda text: progress.update(task, description=text), save
+                plan, run, lambda text: progress.update(task, description=text), save, only
             )
     found = bench.checks(rows)
     for table in report.rich_tables(rows):

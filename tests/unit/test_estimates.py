@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 import statistics
 
 import pytest
@@ -9,9 +11,11 @@ import pytest
 from outdial.domain.estimates import (
     DIAL_MEMORY,
     MIN_DELAYS,
+    MIN_TALKS_SHAPE,
     TIME_MEMORY,
     WINDOW_SECONDS,
     Observer,
+    talk_shape_memoryless,
 )
 from outdial.domain.pacing import AbandonCounts, Estimates
 
@@ -212,3 +216,27 @@ def test_talks_in_progress_keep_the_mean_from_the_short_first_ones() -> None:
     for _ in range(TIME_MEMORY):
         observer.talk_ended(300.0)
     assert observer.estimates([10.0]).talk_mean == pytest.approx(300.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_exponential_talks_are_judged_memoryless_and_lognormal_ones_not(seed: int) -> None:
+    rng = random.Random(seed)
+    exponential, lognormal = Observer(), Observer()
+    for _ in range(200):
+        exponential.talk_ended(rng.expovariate(1 / 130))
+        lognormal.talk_ended(math.exp(4.441 + 0.833 * rng.gauss(0.0, 1.0)))  # mean 120, CV 1
+    assert exponential.estimates().talk_memoryless
+    assert not lognormal.estimates().talk_memoryless
+    assert lognormal.estimates().talk_cv == pytest.approx(1.0, abs=0.4)
+
+
+def test_the_talk_shape_is_judged_from_thirty_talks_and_fixed_talks_are_not_memoryless() -> None:
+    rng = random.Random(3)
+    few, fixed = Observer(), Observer()
+    for _ in range(MIN_TALKS_SHAPE - 1):
+        few.talk_ended(rng.expovariate(1 / 130))
+    assert not few.estimates().talk_memoryless  # not yet judged: the default shape
+    for _ in range(100):
+        fixed.talk_ended(60.0)
+    assert not fixed.estimates().talk_memoryless
+    assert not talk_shape_memoryless(50, 60.0, 0.0, 50 * math.log(60.0), 50 * math.log(60.0) ** 2)

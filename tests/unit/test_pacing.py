@@ -21,6 +21,7 @@ from outdial.domain.pacing import (
     PredictiveSettings,
     RingProfile,
     adapt_step,
+    agent_weights,
     agentless,
     allowed_risk,
     binomial_pmf,
@@ -29,8 +30,10 @@ from outdial.domain.pacing import (
     expected_free,
     fixed,
     free_within,
+    idle_scaled,
     lines_per_agent,
     lognormal_cdf,
+    memoryless_free_within,
     poisson_binomial,
     predictive,
     progressive,
@@ -38,6 +41,7 @@ from outdial.domain.pacing import (
     ratio,
     rebased,
     soft_power,
+    surely_free,
     vicidial_level,
     vicidial_ratio,
 )
@@ -390,8 +394,10 @@ def test_predictive_launches_while_the_last_dial_is_within_the_risk() -> None:
     state = team(talking=BUSY, wrapping=ENDING, campaign=MID)
     lam, _ = allowed_risk(state, DEFAULTS)
     forecast = forecast_of(state)
-    n = predictive(state).launch
-    assert forecast.risk(n - 1) <= lam < forecast.risk(n)
+    decision = predictive(state)
+    n, here = decision.launch, decision.figures["risk_here"]
+    assert here == idle_scaled(lam, state, 11.0, DEFAULTS)
+    assert forecast.risk(n - 1) <= here < forecast.risk(n)
 
 
 def test_the_risk_of_a_dial_with_nobody_ahead_and_an_agent_ready_is_zero() -> None:
@@ -709,3 +715,76 @@ def test_predictive_never_dials_more_with_more_abandons(
     window = AbandonCounts(state.window.abandons + sooner, state.window.live_answers)
     worse = replace(state, campaign=campaign, window=window)
     assert predictive(worse).launch <= predictive(state).launch
+
+
+# --- Predictive: the risk per state and the memoryless talk model --------------------------------
+
+
+def test_surely_free_counts_ready_less_waiting_and_wrap_ups_ending_in_time() -> None:
+    state = team(ready=3, waiting=1, wrapping=(2.0, 9.0, 30.0), talking=BUSY)
+    assert surely_free(state, 10.0) == 3 - 1 + 2
+    assert surely_free(team(ready=0, waiting=4), 10.0) == 0
+
+
+def test_the_risk_allowed_grows_with_the_agents_surely_free() -> None:
+    lam = 0.02
+    one = idle_scaled(lam, team(agents=16, ready=1, talking=BUSY[:15]), 11.0, DEFAULTS)
+    six = idle_scaled(lam, team(agents=16, ready=6, talking=BUSY[:10]), 11.0, DEFAULTS)
+    assert one == pytest.approx(lam * 2 / 5)  # (1 + 1) / (1 + √16)
+    assert six == pytest.approx(lam * 7 / 5)
+    flat = PredictiveSettings(idle_weight=0.0)
+    assert idle_scaled(lam, team(agents=16, ready=6), 11.0, flat) == lam
+
+
+def test_the_risk_allowed_per_state_never_passes_its_maximum() -> None:
+    crowd = team(agents=100, ready=100)
+    assert idle_scaled(0.5, crowd, 11.0, DEFAULTS) == DEFAULTS.risk_max
+
+
+def test_predictive_with_more_agents_free_accepts_more_risk_per_dial() -> None:
+    few = predictive(team(ready=1, talking=BUSY + BUSY[:5], campaign=MID))
+    many = predictive(team(ready=7, talking=BUSY[:13], campaign=MID))
+    assert few.figures["risk"] == many.figures["risk"]  # the same campaign, the same λ
+    assert few.figures["risk_here"] < few.figures["risk"] < many.figures["risk_here"]
+
+
+def test_memoryless_talk_frees_agents_whatever_their_talk_so_far() -> None:
+    est = evolve_estimates(talk_mean=130.0, talk_memoryless=True, acw_mean=0.0)
+    state = team(agents=3, talking=(1.0, 100.0, 1000.0), estimates=est)
+    weights = agent_weights(state, 10.0)
+    assert weights == [pytest.approx(1 - math.exp(-10 / 130))] * 3
+    assert memoryless_free_within(130.0, 0.0) == 0.0 == memoryless_free_within(130.0, -3.0)
+    lognormal = agent_weights(replace(state, estimates=replace(est, talk_memoryless=False)), 10)
+    assert lognormal[0] < weights[0]  # a lognormal call just begun hardly ever ends at once
+
+
+def evolve_estimates(**changes: float | bool) -> Estimates:
+    return replace(LEARNT, **changes)  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None)
+@given(state=states(), memoryless=st.booleans(), weight=st.floats(0.0, 3.0))
+def test_predictive_never_beyond_capacity_nor_below_zero(
+    state: PacingState, memoryless: bool, weight: float
+) -> None:
+    state = replace(state, estimates=replace(state.estimates, talk_memoryless=memoryless))
+    decision = predictive(state, PredictiveSettings(idle_weight=weight))
+    assert 0 <= decision.launch <= state.capacity
+
+
+@settings(max_examples=100, deadline=None)
+@given(state=states(), memoryless=st.booleans(), weight=st.floats(0.0, 3.0))
+def test_predictive_launches_no_dial_beyond_the_risk_it_may_carry(
+    state: PacingState, memoryless: bool, weight: float
+) -> None:
+    """Beyond what progressive launches (which cannot abandon), the last dial launched carries
+    a forecast risk within the risk allowed in this state, itself within the maximum: the law
+    never launches a call whose expected abandonment exceeds what the target allows."""
+    state = replace(state, estimates=replace(state.estimates, talk_memoryless=memoryless))
+    settings_ = PredictiveSettings(idle_weight=weight)
+    decision = predictive(state, settings_)
+    if decision.launch <= max(state.free_now, 0) or decision.reason.startswith("fallback"):
+        return
+    here = decision.figures["risk_here"]
+    assert here <= settings_.risk_max
+    assert forecast_of(state, settings_).risk(decision.launch - 1) <= here + 1e-12

@@ -12,6 +12,8 @@ from outdial.sim.pacing_bench import (
     all_cells,
     cell_cost,
     checks,
+    job_count,
+    markov_cells,
     pacer_for,
     pooled_runner,
     run_job,
@@ -173,3 +175,13 @@ def test_a_partial_matrix_says_so_in_its_markdown() -> None:
     assert "**Partial run: 1 of 16 cells finished**" in partial
     assert "Partial" not in markdown(rows, [], plan, "outdial bench pacing")
     assert "One simulated shift" not in partial  # its cell (core N=20 p=0.35) is not done
+
+
+def test_cells_are_chosen_by_a_word_of_their_name() -> None:
+    plan = Plan.make(quick=True)
+    markov = all_cells(plan, ["markov"])
+    assert [c.name for c in markov] == [c.name for c in markov_cells(plan)]
+    churn_and_markov = all_cells(plan, ["CHURN", "markov N=5"])
+    assert [c.name for c in churn_and_markov] == ["markov N=5 p=0.35", "agent churn N=20 p=0.35"]
+    assert all_cells(plan, []) == all_cells(plan)
+    assert job_count(plan, ["markov"]) < job_count(plan)

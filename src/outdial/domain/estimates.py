@@ -22,6 +22,8 @@ WINDOW_SECONDS = 3600.0  # the rolling abandonment window (dialing.md §6.3 item
 DELAY_LEVELS = (1 / 6, 1 / 2, 5 / 6)  # the answer-delay distribution as three equally likely
 # points: the middles of its lower, middle and upper thirds
 MIN_DELAYS = 20  # live answers seen before the learnt delay quantiles replace the default spread
+MIN_TALKS_SHAPE = 30  # talks seen before their shape (lognormal or memoryless) is judged
+SHORTEST_TALK = 0.1  # seconds: a talk's logarithm is taken at least at this
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Observer:
     _live_resolved: int = 0
     _talk_sum: float = 0.0
     _talk_squares: float = 0.0
+    _log_talk_sum: float = 0.0  # Σ ln S and Σ (ln S)² of ``talks``: their log-likelihood
+    _log_talk_squares: float = 0.0
     talks_ended: int = 0  # since the campaign began, with their total seconds: the time on test
     talk_seconds: float = 0.0
     _wrap_sum: float = 0.0
@@ -82,9 +86,15 @@ class Observer:
             old = self.talks[0]
             self._talk_sum -= old
             self._talk_squares -= old * old
+            log_old = math.log(max(old, SHORTEST_TALK))
+            self._log_talk_sum -= log_old
+            self._log_talk_squares -= log_old * log_old
         self.talks.append(seconds)
         self._talk_sum += seconds
         self._talk_squares += seconds * seconds
+        log_talk = math.log(max(seconds, SHORTEST_TALK))
+        self._log_talk_sum += log_talk
+        self._log_talk_squares += log_talk * log_talk
         self.talks_ended += 1
         self.talk_seconds += seconds
         self._cached = None
@@ -155,12 +165,16 @@ class Observer:
 
     def _estimate(self) -> Estimates:
         d = self.defaults
-        talk_mean, talk_cv = d.talk_mean, d.talk_cv
+        talk_mean, talk_cv, memoryless = d.talk_mean, d.talk_cv, d.talk_memoryless
         count = len(self.talks)
         if count >= 2 and self._talk_sum > 0:
             talk_mean = self._talk_sum / count
             variance = max(0.0, self._talk_squares / count - talk_mean * talk_mean)
             talk_cv = math.sqrt(variance) / talk_mean
+            if count >= MIN_TALKS_SHAPE:
+                memoryless = talk_shape_memoryless(
+                    count, talk_mean, talk_cv, self._log_talk_sum, self._log_talk_squares
+                )
         resolved = len(self.resolved)
         return Estimates(
             live_rate=self._live_resolved / resolved if resolved else d.live_rate,
@@ -169,9 +183,30 @@ class Observer:
             answer_delays=self._delay_quantiles(),
             talk_mean=talk_mean,
             talk_cv=talk_cv,
+            talk_memoryless=memoryless,
             acw_mean=self._wrap_sum / len(self.wraps) if self.wraps else d.acw_mean,
             ring=RingProfile(tuple(self._sorted_rings), tuple(self._sorted_live_rings)),
         )
+
+
+def talk_shape_memoryless(
+    count: int, mean: float, cv: float, log_sum: float, log_squares: float
+) -> bool:
+    """Whether ``count`` talks of this mean and CV (with Σ ln S and Σ (ln S)²) are better
+    explained by an exponential of that mean than by the lognormal of that mean and CV the
+    pacing law would otherwise assume (the larger log-likelihood; a tie keeps the lognormal).
+
+    The two can share a mean and a CV of 1 and still differ where pacing looks: an exponential
+    call just begun may end within seconds, a lognormal one hardly ever, and a call long under
+    way ends at the same rate as any other instead of ever more slowly."""
+    if mean <= 0 or cv < 1e-6:
+        return False
+    s2 = math.log1p(cv * cv)
+    mu = math.log(mean) - s2 / 2.0
+    squares = log_squares - 2.0 * mu * log_sum + count * mu * mu  # Σ (ln S − μ)²
+    lognormal = -log_sum - count * 0.5 * math.log(2.0 * math.pi * s2) - squares / (2.0 * s2)
+    exponential = -count * math.log(mean) - count  # Σ (−ln m − S/m), Σ S = count·m
+    return exponential > lognormal
 
 
 def _drop(ordered: list[float], value: float) -> None:

@@ -71,6 +71,8 @@ class Estimates:
     # (quantiles of the delays seen); empty: the median times PredictiveSettings.spread
     talk_mean: float = 120.0
     talk_cv: float = 1.0  # coefficient of variation of talk; lognormal shape (0: fixed)
+    talk_memoryless: bool = False  # the recent talks fit an exponential better than the
+    # lognormal of this mean and CV: a call ends at the same rate whatever its talk so far
     acw_mean: float = 10.0
     ring: RingProfile = RingProfile()  # recent dials' resolution times
 
@@ -355,12 +357,19 @@ def agent_weight_sets(state: PacingState, horizons: Sequence[float]) -> list[lis
     est = state.estimates
     sets = [[1.0 if w <= h else 0.0 for w in state.wrapping] for h in horizons]
     withins = [h - est.acw_mean for h in horizons]
-    if est.talk_cv < 1e-6 or est.talk_mean <= 0:
+    if est.talk_memoryless and est.talk_mean > 0:
+        talks = [[memoryless_free_within(est.talk_mean, w)] * len(state.talking) for w in withins]
+    elif est.talk_cv < 1e-6 or est.talk_mean <= 0:
         cdf = lognormal_cdf(est.talk_mean, est.talk_cv)
         talks = [[free_within(cdf, e, w) for e in state.talking] for w in withins]
     else:
         talks = _lognormal_free_within(est.talk_mean, est.talk_cv, state.talking, withins)
     return [wrap + talk for wrap, talk in zip(sets, talks, strict=True)]
+
+
+def memoryless_free_within(mean: float, within: float) -> float:
+    """P(S ≤ e + within | S > e) for an exponential talk time of this mean, whatever e."""
+    return -math.expm1(-within / mean) if within > 0 else 0.0
 
 
 def _lognormal_free_within(
@@ -408,7 +417,7 @@ def soft_power(
 class PredictiveSettings:
     aim: float = 0.9  # steer abandonment to aim × target, leaving room for noise
     risk: float = 0.02  # λ₀: the abandonment risk a new dial may carry, at no slack
-    gain: float = 2.0  # feedback: log-change of the risk per unit of scaled slack
+    gain: float = 1.0  # feedback: log-change of the risk per unit of scaled slack
     risk_min: float = 0.001
     risk_max: float = 0.9
     slack_reach: float = 1.7  # at most this many σ of slack count (a runner that restarted
@@ -421,6 +430,8 @@ class PredictiveSettings:
     rebase_seconds: float = 1800.0  # λ₀ drifts by one unit of scaled slack per this (0: fixed)
     min_agents: int = 5  # fewer agents: progressive (dialing.md §6.3 item 5)
     min_live_answers: int = 50  # fewer live answers seen: progressive (ibid.)
+    idle_weight: float = 1.0  # the risk allowed grows with the agents surely free when a new
+    # dial answers: λ·((1 + F)/(1 + √N))^idle_weight (0: the same risk in every state)
 
 
 def _fallback(state: PacingState, settings: PredictiveSettings) -> str | None:
@@ -507,7 +518,8 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
         max(h, 1.0) for h in est.answer_delays or [delay * f for f in settings.spread]
     )
     forecast = Forecast.of(state, horizons, settings)
-    n = forecast.launches(lam, state.capacity)
+    allowed = idle_scaled(lam, state, horizons[len(horizons) // 2], settings)
+    n = forecast.launches(allowed, state.capacity)
     reason = "forecast" if n > floor else "progressive floor"
     return decide(
         "predictive",
@@ -515,6 +527,7 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
         max(n, floor),
         reason,
         risk=lam,
+        risk_here=allowed,
         slack=slack,
         answer_delay=delay,
         expected_free=forecast.expected_free(),
@@ -526,6 +539,32 @@ def predictive(state: PacingState, settings: PredictiveSettings | None = None) -
         campaign_abandonment=state.campaign.ratio(),
         window_abandonment=state.window.ratio(),
     )
+
+
+def surely_free(state: PacingState, horizon: float) -> int:
+    """F: the agents free for sure ``horizon`` s from now — ready, less the answered calls
+    waiting for them, plus those whose wrap-up ends by then (at least 0)."""
+    wraps = sum([1 for w in state.wrapping if w <= horizon])
+    return max(0, state.ready - state.waiting + wraps)
+
+
+def idle_scaled(
+    lam: float, state: PacingState, horizon: float, settings: PredictiveSettings
+) -> float:
+    """The risk a new dial may carry in this state: ``λ·((1 + F)/(1 + √N))^idle_weight``,
+    F from :func:`surely_free` at the median answer delay, at most ``risk_max``.
+
+    A live answer is worth most when it takes an agent who would otherwise sit idle: with many
+    agents free the dialer should accept more risk per dial, with one agent free less (a
+    connect then mostly takes the agent a dial already pending would have had). The exact
+    optimum of the Markov cell (dialing.md §4.2) has this shape: the per-dial risk its
+    policy accepts grows about linearly with the idle agents. The feedback sets the level
+    (λ₀ is learnt), so √N only centres the scale on a team's usual idle count."""
+    if settings.idle_weight <= 0 or state.agents <= 0:
+        return lam
+    free = surely_free(state, horizon)
+    scale = (1.0 + free) / (1.0 + math.sqrt(state.agents))
+    return min(lam * math.pow(scale, settings.idle_weight), settings.risk_max)
 
 
 def pending_live_sets(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -372,9 +372,14 @@ def mdp_row(cell: Cell) -> dict[str, Any]:
     }
 
 
-def all_cells(plan: Plan) -> list[Cell]:
-    """The matrix's cells, in the order of its tables."""
-    return core_cells(plan) + markov_cells(plan) + robustness_cells(plan)
+def all_cells(plan: Plan, only: Sequence[str] = ()) -> list[Cell]:
+    """The matrix's cells, in the order of its tables; with ``only``, those whose name
+    contains one of these words (case-insensitive), e.g. ``markov`` or ``churn``."""
+    cells = core_cells(plan) + markov_cells(plan) + robustness_cells(plan)
+    if not only:
+        return cells
+    words = [w.lower() for w in only]
+    return [c for c in cells if any(w in c.name.lower() for w in words)]
 
 
 def run_matrix(
@@ -382,13 +387,14 @@ def run_matrix(
     run: Runner,
     note: Callable[[str], None],
     finished: Callable[[list[dict[str, Any]]], None] | None = None,
+    only: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Every cell under every policy that applies to it; the rows of the benchmark's JSON.
 
     A cell at a time (its ratios tuned, then every policy), the cheapest replications first,
     so that a long plan cut short still has whole cells: ``finished`` is handed the rows of
-    the cells done so far, in table order, after each one."""
-    cells = all_cells(plan)
+    the cells done so far, in table order, after each one. ``only``: see :func:`all_cells`."""
+    cells = all_cells(plan, only)
     done: dict[Cell, list[dict[str, Any]]] = {}
     for cell in sorted(cells, key=lambda c: cell_cost(c, plan)):
         done[cell] = run_cell(cell, plan, run, note)
@@ -437,10 +443,10 @@ def cell_policies(cell: Cell) -> list[str]:
     return policies
 
 
-def job_count(plan: Plan) -> int:
+def job_count(plan: Plan, only: Sequence[str] = ()) -> int:
     """Replications the matrix runs, for a progress bar."""
     count = 0
-    for cell in all_cells(plan):
+    for cell in all_cells(plan, only):
         reps = plan.replications[cell.agents]
         count += reps * (len(TUNED) * plan.tuning_steps + len(cell_policies(cell))) + cell.markov
     return count

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.table import Table
@@ -104,7 +104,12 @@ def rich_checks(found: list[Check]) -> Table:
 
 
 def markdown(
-    rows: list[dict[str, Any]], found: list[Check], plan: Plan, command: str, complete: bool = True
+    rows: list[dict[str, Any]],
+    found: list[Check],
+    plan: Plan,
+    command: str,
+    complete: bool = True,
+    only: Sequence[str] = (),
 ) -> str:
     out = [
         f"Command: `{command}` — {'quick' if plan.quick else 'full'} plan: "
@@ -115,7 +120,7 @@ def markdown(
         "",
     ]
     if not complete:
-        done, total = len(scenarios(rows)), len(all_cells(plan))
+        done, total = len(scenarios(rows)), len(all_cells(plan, only))
         out += [
             f"**Partial run: {done} of {total} cells finished** (each of them whole: tuned,"
             " every policy, every replication); the others had not run when this was written.",
