@@ -132,3 +132,17 @@ def test_the_row_reader_reads_as_quick_and_fast_e164_do(
 @given(phone_like, st.sampled_from(["CN", "US", "GB", "HK", "DE", "IN", "JP", "RU", "BR", "FR"]))
 def test_fast_e164_with_its_region_bound_answers_as_fast_e164(text: str, region: str) -> None:
     assert fast_e164_for(region)(text) == fast_e164(text, region)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(), st.sampled_from(["\\N", "a\tb", "\\", "x\r\ny", "普通"])),
+        min_size=1,
+        max_size=7,
+    )
+)
+def test_copy_lines_joined_first_are_copy_text(values: list[str | None]) -> None:
+    from outdial.store.bulk import _copy_line, copy_text
+
+    assert _copy_line(*values) == copy_text(values)

@@ -9,6 +9,7 @@ exactly like rows written through Core.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -256,14 +257,27 @@ def encode_ready(ready: ReadyRows, text: bool) -> None:
     as a tuple or, with ``text``, as COPY text; with ``text`` the phones' relations escaped."""
     if text:
         ready.contacts = [
-            copy_text((n, d, e, p, json_text(a), number))
-            for n, d, e, p, a, number in ready.contacts
+            _copy_line(n, d, e, p, json_text(a), number) for n, d, e, p, a, number in ready.contacts
         ]
         ready.phones = [
-            tuple((k, n, relation.translate(_COPY_ESCAPES), c) for k, n, relation, c in row)
+            row
+            if not any(_COPY_SPECIAL.search(phone[2]) for phone in row)
+            else tuple((k, n, r.translate(_COPY_ESCAPES), c) for k, n, r, c in row)
             for row in ready.phones
         ]
     else:
         ready.contacts = [
             (n, d, e, p, json_text(a), number) for n, d, e, p, a, number in ready.contacts
         ]
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_line(*values: str | None) -> str:
+    """copy_text(values) of text values (None: NULL), most of which need no escape: joined
+    first, escaped only when the line shows a character to escape."""
+    line = "\t".join(["" if v is None else v for v in values])
+    if line.count("\t") != len(values) - 1 or _COPY_SPECIAL.search(line):
+        return copy_text(values)
+    return line if None not in values else "\t".join(["\\N" if v is None else v for v in values])
