@@ -18,7 +18,7 @@ import httpx2
 from tests.pg_server import free_port
 
 OUTDIAL = Path(sys.executable).with_name("outdial")
-TIMEOUT = 30
+TIMEOUT = 60  # a guard against hangs, not a speed check: the machine may be shared
 SERVE = (str(OUTDIAL), "serve")
 # uvicorn shuts down gracefully, then re-raises the signal it caught, so the exit status of a
 # clean stop is 0 or "killed by SIGTERM".

@@ -73,14 +73,17 @@ def test_retry_back_off_daily_cap_and_dnc(api: Api, server: tuple[str, Services]
     campaign = _campaign(api, max_attempts_per_day=1)
     api.ok(api.post(f"/campaigns/{campaign['id']}/start"))
     contact = api.ok(api.get(f"/campaigns/{campaign['id']}/contacts"))["items"][0]
-    later = datetime.now(UTC) + timedelta(minutes=30)
+    now = datetime.now(UTC)
+    later = now + timedelta(minutes=30)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = today + timedelta(days=1)
     with server[1].store.write() as conn:
         conn.execute(
             update(contacts)
             .where(contacts.c.id == contact["id"])
             .values(next_eligible_at=later, reason="redial_wait")
         )
-        five_minutes_ago = datetime.now(UTC) - timedelta(minutes=5)
+        earlier_today = max(now - timedelta(minutes=5), today)
         conn.execute(
             ended_attempt(
                 api,
@@ -88,14 +91,14 @@ def test_retry_back_off_daily_cap_and_dnc(api: Api, server: tuple[str, Services]
                 contact,
                 line_id=campaign["line_id"],
                 outcome="busy",
-                created_at=five_minutes_ago,
-                ended_at=five_minutes_ago + timedelta(minutes=1),
+                created_at=earlier_today,
+                ended_at=earlier_today + timedelta(seconds=1),
             )
         )
     answer = _why(api, campaign)
     assert answer["reasons"] == ["redial_wait", "daily_cap"]
-    next_at = _at(answer["next_eligible_at"])
-    assert next_at is not None and next_at.hour == 0 and next_at.minute == 0  # tomorrow, UTC
+    # the later of the back-off and the next day (UTC): the back-off wins within 30 min of midnight
+    assert _at(answer["next_eligible_at"]) == max(later, tomorrow)
     api.ok(api.post("/dnc", {"number": "13800000001"}), 201)
     answer = _why(api, campaign)
     assert "dnc" in answer["reasons"] and answer["next_eligible_at"] is None
