@@ -193,3 +193,17 @@ def test_attempts_csv_of_plain_values_is_byte_for_byte_too(
     path = tmp_path / "a.csv"
     services.exports.run(tenant, campaign, ExportRequest("attempts", "csv"), path)
     assert path.read_bytes() == as_csv_writer_writes(services, campaign, "Asia/Shanghai")
+
+
+@pytest.mark.parametrize("talk", [1e16, 5e-05, float("inf")])
+def test_attempts_csv_with_a_float_printed_otherwise_is_byte_for_byte_too(
+    services: Services, tmp_path: Path, talk: float
+) -> None:
+    """Talk times PostgreSQL prints unlike repr() (1e+16, …) take the rows through Python."""
+    tenant, campaign = ledger(services, "Asia/Shanghai")
+    with services.store.write() as conn:
+        first = conn.scalar(select(attempts.c.id).where(attempts.c.campaign_id == campaign))
+        conn.execute(attempts.update().where(attempts.c.id == first).values(talk_seconds=talk))
+    path = tmp_path / "a.csv"
+    services.exports.run(tenant, campaign, ExportRequest("attempts", "csv"), path)
+    assert path.read_bytes() == as_csv_writer_writes(services, campaign, "Asia/Shanghai")

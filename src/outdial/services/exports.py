@@ -118,9 +118,10 @@ Lines = Iterator[tuple[bytes, int]]  # CSV lines, encoded, and how many
 
 @dataclass(frozen=True)
 class Span:
-    """What the export will write, looked at before: its earliest and latest times, and
-    (attempts) the least and greatest magnitude of a talk time that is not 0."""
+    """What the export will write, looked at before: its rows, their earliest and latest
+    times, and (attempts) the least and greatest magnitude of a talk time that is not 0."""
 
+    rows: int
     times: tuple[datetime, datetime] | None
     talk: tuple[float, float] | None = None
 
@@ -183,7 +184,7 @@ class ExportService:
                 self.campaigns.get(conn, tenant.id, campaign_id), "campaign", campaign_id
             )
             span = _span(conn, campaign_id, request.subject)
-        total = self.count(tenant, campaign_id, request.subject)
+        total = span.rows
         if request.format == "xlsx" and total >= XLSX_ROWS_MAX:
             raise ValidationFailed.field(
                 "format", f"{total:,} rows do not fit one XLSX sheet; export as csv", "limit"
@@ -193,7 +194,7 @@ class ExportService:
         when = self._times(zone, span.times, request.format)
         header = [getattr(c, request.language) for c in columns]
         writer = open_writer(path, request.format, header, request.subject)
-        lines = self._lines(campaign_id, request, when, span)
+        lines = self._lines(campaign_id, request, zone, when, span)
         if lines is not None and isinstance(writer, CsvWriter):
             counts = _written_lines(writer, lines)
         else:
@@ -237,7 +238,12 @@ class ExportService:
         return lambda column: func.datetime(func.substr(column, 1, 19), shift)
 
     def _lines(
-        self, campaign_id: int, request: ExportRequest, when: TimeText | None, span: Span
+        self,
+        campaign_id: int,
+        request: ExportRequest,
+        zone: ZoneInfo,
+        when: TimeText | None,
+        span: Span,
     ) -> Lines | None:
         """The attempts as CSV lines made by the database, or None where that is not sure to
         give the bytes ``csv.writer`` would (times Python must shift, floats PostgreSQL would
@@ -245,18 +251,23 @@ class ExportService:
         if request.subject != "attempts" or request.format != "csv" or when is None:
             return None
         if self.store.dialect == "postgresql":
-            return self._copied_lines(campaign_id, when) if span.talk_plain else None
+            return self._copied_lines(campaign_id, zone) if span.talk_plain else None
         return self._joined_lines(campaign_id, when)
 
-    def _copied_lines(self, campaign_id: int, when: TimeText) -> Lines:
-        """PostgreSQL's CSV of the attempts, its line ends made CRLF, a batch at a time."""
-        values = [_pg_csv_text(v) for v in _attempt_values(when)]
+    def _copied_lines(self, campaign_id: int, zone: ZoneInfo) -> Lines:
+        """PostgreSQL's CSV of the attempts, its line ends made CRLF, a batch at a time. The
+        times are the text of a timestamptz in the transaction's zone, cut to the second
+        (ISO: 'YYYY-MM-DD HH:MM:SS' comes first), the text to_char(timezone(…)) gives, for a
+        quarter of the server's time per row (5 times in 1.8 µs with to_char, 0.5 µs so)."""
+        values = [_pg_csv_text(v) for v in _attempt_values(_pg_local_text)]
         query = _attempt_from(select(*values), campaign_id)
         sql = query.compile(
             dialect=self.store.engine.dialect, compile_kwargs={"literal_binds": True}
         )
+        settings = {"TimeZone": zone.key, "DateStyle": "ISO", "extra_float_digits": "1"}
         with self.store.read() as conn:
-            conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")  # shortest, as repr()
+            # for this transaction; extra_float_digits 1: floats' shortest digits, as repr()
+            conn.execute(select(*(func.set_config(k, v, True) for k, v in settings.items())))
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             crlf = CrlfLines()
             statement = f"COPY ({sql}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
@@ -328,7 +339,8 @@ class ExportService:
 
 
 def _span(conn: Connection, campaign_id: int, subject: str) -> Span:
-    """The earliest and latest times the export will write (and the talk times' range)."""
+    """The rows the export will write, their earliest and latest times (and on PostgreSQL
+    the talk times' range)."""
     talk: list[Any] = []
     if subject == "contacts":
         low = func.min(func.coalesce(contacts.c.last_attempt_at, contacts.c.next_eligible_at))
@@ -338,16 +350,18 @@ def _span(conn: Connection, campaign_id: int, subject: str) -> Span:
         low = func.min(attempts.c.created_at)
         high = func.max(func.coalesce(attempts.c.ended_at, attempts.c.created_at))
         where = attempts.c.campaign_id == campaign_id
-        size = func.abs(attempts.c.talk_seconds)
-        talk = [func.min(func.nullif(size, 0)), func.max(size)]
-    first, last, *sizes = conn.execute(
-        select(type_coerce(low, UTCDateTime()), type_coerce(high, UTCDateTime()), *talk).where(
-            where
-        )
+        if conn.dialect.name == "postgresql":  # where the database prints them (_pg_csv_text)
+            size = func.abs(attempts.c.talk_seconds)
+            talk = [func.min(func.nullif(size, 0)), func.max(size)]
+    rows, first, last, *sizes = conn.execute(
+        select(
+            func.count(), type_coerce(low, UTCDateTime()), type_coerce(high, UTCDateTime()), *talk
+        ).where(where)
     ).one()
     times = None if first is None or last is None else (first, last)
     least, most = sizes or (None, None)
-    return Span(times, None if least is None or most is None else (float(least), float(most)))
+    talks = None if least is None or most is None else (float(least), float(most))
+    return Span(int(rows), times, talks)
 
 
 def _timed(column: Any, when: TimeText | None) -> Any:
@@ -409,6 +423,10 @@ def _attempt_from(query: Select[Any], campaign_id: int) -> Select[Any]:
 def _attempt_query(campaign_id: int, when: TimeText | None) -> Select[Any]:
     values = [v.label(c.key) for v, c in zip(_attempt_values(when), ATTEMPT_COLUMNS, strict=True)]
     return _attempt_from(select(*values), campaign_id)
+
+
+def _pg_local_text(column: Any) -> Any:
+    return func.substr(cast(column, String), 1, 19)
 
 
 def _pg_csv_text(value: ColumnElement[Any]) -> ColumnElement[Any]:
