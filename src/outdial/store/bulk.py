@@ -271,13 +271,14 @@ def encode_ready(ready: ReadyRows, text: bool) -> None:
         ]
 
 
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")  # what COPY text escapes
+_COPY_SPECIAL_BUT_TAB = re.compile(r"[\\\n\r]")  # in a line whose tabs are counted
 
 
 def _copy_line(*values: str | None) -> str:
     """copy_text(values) of text values (None: NULL), most of which need no escape: joined
     first, escaped only when the line shows a character to escape."""
     line = "\t".join(["" if v is None else v for v in values])
-    if line.count("\t") != len(values) - 1 or _COPY_SPECIAL.search(line):
+    if line.count("\t") != len(values) - 1 or _COPY_SPECIAL_BUT_TAB.search(line):
         return copy_text(values)
     return line if None not in values else "\t".join(["\\N" if v is None else v for v in values])
