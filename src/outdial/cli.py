@@ -490,6 +490,14 @@ def bench_pacing(
             help="Only the cells whose name contains this word (repeatable), e.g. markov, churn",
         ),
     ] = None,
+    policies: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policies",
+            help="Only these policies (repeatable), e.g. predictive, mdp-optimum; the checks"
+            " against a policy left out are skipped",
+        ),
+    ] = None,
 ) -> None:
     """The pacing scenario matrix (dialing.md §5) for every policy on the same seeds; exits 1
     when the gate or a target is missed."""
@@ -504,9 +512,13 @@ def bench_pacing(
             f"[yellow]quick plan: fewer replications and {plan.hours:g}-h shifts;"
             " figures are noisier[/]"
         )
-    only = tuple(cells or ())
+    only, chosen = tuple(cells or ()), tuple(policies or ())
+    unknown = [p for p in chosen if p not in bench.POLICIES]
+    if unknown:
+        raise typer.BadParameter(f"unknown policies {unknown}; known: {bench.POLICIES}")
     command = "outdial bench pacing" + (" --quick" if quick else "")
     command += "".join(f" --cells {shlex.quote(word)}" for word in only)
+    command += "".join(f" --policies {shlex.quote(p)}" for p in chosen)
 
     def save(rows: list[dict[str, Any]], complete: bool = False) -> None:
         """The files after every cell, so that a long plan cut short keeps its whole cells."""
@@ -517,10 +529,15 @@ def bench_pacing(
             markdown_out.write_text(report.markdown(rows, found, plan, command, complete, only))
 
     with Progress(console=console) as progress:
-        task = progress.add_task("pacing benchmark", total=bench.job_count(plan, only))
+        task = progress.add_task("pacing benchmark", total=bench.job_count(plan, only, chosen))
         with bench.pooled_runner(workers or None, lambda n: progress.advance(task, n)) as run:
             rows = bench.run_matrix(
-                plan, run, lambda text: progress.update(task, description=text), save, only
+                plan,
+                run,
+                lambda text: progress.update(task, description=text),
+                save,
+                only,
+                chosen,
             )
     found = bench.checks(rows)
     for table in report.rich_tables(rows):

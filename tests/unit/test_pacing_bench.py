@@ -11,11 +11,13 @@ from outdial.sim.pacing_bench import (
     Plan,
     all_cells,
     cell_cost,
+    cell_policies,
     checks,
     job_count,
     markov_cells,
     pacer_for,
     pooled_runner,
+    run_cell,
     run_job,
     run_key,
     run_matrix,
@@ -185,3 +187,23 @@ def test_cells_are_chosen_by_a_word_of_their_name() -> None:
     assert [c.name for c in churn_and_markov] == ["markov N=5 p=0.35", "agent churn N=20 p=0.35"]
     assert all_cells(plan, []) == all_cells(plan)
     assert job_count(plan, ["markov"]) < job_count(plan)
+
+
+def test_a_matrix_of_chosen_policies_runs_only_them_and_skips_the_checks_it_cannot_make() -> None:
+    plan = Plan(True, {5: 1, 20: 1, 100: 1}, 0.3, 2)
+    markov = Cell("markov N=5 p=0.35", 5, 0.35, markov=True, grace=0.0, hours=0.3)
+    with pooled_runner(workers=1) as run:
+        rows = run_cell(markov, plan, run, lambda _: None, ("predictive",))
+        both = run_cell(markov, plan, run, lambda _: None, ("predictive", "mdp-optimum"))
+    assert [r["policy"] for r in rows] == ["predictive"]
+    assert [r["policy"] for r in both] == ["predictive", "mdp-optimum"]
+    assert cell_policies(SMALL, ("predictive", "clairvoyant")) == ["predictive", "clairvoyant"]
+    found = {c.name for c in checks(both)}
+    assert found == {"gate markov N=5 p=0.35", "MDP markov N=5 p=0.35"}
+    alone = [row("core N=20 p=0.35", 20, "predictive", 0.9)]
+    assert {c.name for c in checks(alone)} == {
+        "gate core N=20 p=0.35",
+        "rolling hour core N=20 p=0.35",
+        "occupancy core N=20 p=0.35",
+    }
+    assert job_count(plan, ["markov N=5"], ["predictive"]) == 1

@@ -318,11 +318,13 @@ def tuning_bounds(policy: str, cell: Cell) -> tuple[float, float]:
     return 1.0, max(1.0, POWER_REACH / cell.answer_rate)
 
 
-def tune_ratios(cells: list[Cell], plan: Plan, run: Runner) -> dict[str, list[float]]:
+def tune_ratios(
+    cells: list[Cell], plan: Plan, run: Runner, policies: Sequence[str] = tuple(TUNED)
+) -> dict[str, list[float]]:
     """Per tuned policy and cell, the largest parameter whose run-average abandonment is within
     the target, by bisection on the benchmark's own seeds (dialing.md §6.1); every cell's step
     of both policies runs in one batch so the workers stay busy."""
-    tasks = [(policy, cell) for policy in TUNED for cell in cells]
+    tasks = [(policy, cell) for policy in policies for cell in cells]
     bounds = [tuning_bounds(policy, cell) for policy, cell in tasks]
     for _ in range(plan.tuning_steps):
         middles = [(low + high) / 2 for low, high in bounds]
@@ -342,7 +344,9 @@ def tune_ratios(cells: list[Cell], plan: Plan, run: Runner) -> dict[str, list[fl
             fits = statistics.fmean(r["abandonment"] for r in runs) <= cell.target
             bounds[i] = (middle, high) if fits else (low, middle)
     lows = [low for low, _ in bounds]
-    return {policy: lows[i * len(cells) : (i + 1) * len(cells)] for i, policy in enumerate(TUNED)}
+    return {
+        policy: lows[i * len(cells) : (i + 1) * len(cells)] for i, policy in enumerate(policies)
+    }
 
 
 def policy_jobs(
@@ -388,16 +392,19 @@ def run_matrix(
     note: Callable[[str], None],
     finished: Callable[[list[dict[str, Any]]], None] | None = None,
     only: Sequence[str] = (),
+    policies: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Every cell under every policy that applies to it; the rows of the benchmark's JSON.
 
     A cell at a time (its ratios tuned, then every policy), the cheapest replications first,
     so that a long plan cut short still has whole cells: ``finished`` is handed the rows of
-    the cells done so far, in table order, after each one. ``only``: see :func:`all_cells`."""
+    the cells done so far, in table order, after each one. ``only``: see :func:`all_cells`;
+    ``policies``: only these (default every one), the checks that compare with a policy left
+    out then skipped."""
     cells = all_cells(plan, only)
     done: dict[Cell, list[dict[str, Any]]] = {}
     for cell in sorted(cells, key=lambda c: cell_cost(c, plan)):
-        done[cell] = run_cell(cell, plan, run, note)
+        done[cell] = run_cell(cell, plan, run, note, policies)
         if finished is not None:
             finished([row for c in cells if c in done for row in done[c]])
     return [row for cell in cells for row in done[cell]]
@@ -410,15 +417,21 @@ def cell_cost(cell: Cell, plan: Plan) -> float:
 
 
 def run_cell(
-    cell: Cell, plan: Plan, run: Runner, note: Callable[[str], None]
+    cell: Cell,
+    plan: Plan,
+    run: Runner,
+    note: Callable[[str], None],
+    chosen: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
+    policies = cell_policies(cell, chosen)
+    to_tune = [policy for policy in TUNED if policy in policies]
     note(f"{cell.name}: tuning the fixed ratios")
-    tuning = tune_ratios([cell], plan, run)
-    tuned = {policy: tuning[policy][0] for policy in TUNED}
+    tuning = tune_ratios([cell], plan, run, to_tune) if to_tune else {}
+    tuned = {policy: tuning[policy][0] for policy in to_tune}
     note(f"{cell.name}: every policy")
-    policies = cell_policies(cell)
     jobs = policy_jobs(cell, policies, plan, tuned)
-    if cell.markov:
+    markov = cell.markov and (not chosen or "mdp-optimum" in chosen)
+    if markov:
         jobs.append(Job(cell, "mdp-optimum", 0.0, 0))  # the exact optimum, beside the runs
     results = run(jobs)
     rows = [
@@ -430,25 +443,29 @@ def run_cell(
         )
         for policy in policies
     ]
-    if cell.markov:
+    if markov:
         rows.append(results[-1])
     return rows
 
 
-def cell_policies(cell: Cell) -> list[str]:
-    """The simulated policies of a cell: the clairvoyant oracle in the core cells only."""
+def cell_policies(cell: Cell, chosen: Sequence[str] = ()) -> list[str]:
+    """The simulated policies of a cell: the clairvoyant oracle in the core cells only; with
+    ``chosen``, only those among them."""
     policies = [p for p in POLICIES if p not in ("clairvoyant", "mdp-optimum")]
     if cell.name.startswith("core"):
         policies.append("clairvoyant")
-    return policies
+    return [p for p in policies if not chosen or p in chosen]
 
 
-def job_count(plan: Plan, only: Sequence[str] = ()) -> int:
+def job_count(plan: Plan, only: Sequence[str] = (), policies: Sequence[str] = ()) -> int:
     """Replications the matrix runs, for a progress bar."""
     count = 0
     for cell in all_cells(plan, only):
         reps = plan.replications[cell.agents]
-        count += reps * (len(TUNED) * plan.tuning_steps + len(cell_policies(cell))) + cell.markov
+        chosen = cell_policies(cell, policies)
+        tuned = len([p for p in TUNED if p in chosen])
+        markov = cell.markov and (not policies or "mdp-optimum" in policies)
+        count += reps * (tuned * plan.tuning_steps + len(chosen)) + markov
     return count
 
 
@@ -485,9 +502,15 @@ def checks(rows: list[dict[str, Any]]) -> list[Check]:
                 )
             )
         key = (row["agents"], row["answer_rate"])
-        if name.startswith("core") and key in TARGETS:
-            floor = by[(name, "progressive")]["occupancy"]
-            goal = TARGETS[key] if row["agents"] > 5 or key[1] < 0.6 else min(TARGETS[key], floor)
+        floor_needed = row["agents"] <= 5 and key[1] >= 0.6  # "never below progressive"
+        if (
+            name.startswith("core")
+            and key in TARGETS
+            and (not floor_needed or (name, "progressive") in by)
+        ):
+            goal = TARGETS[key]
+            if floor_needed:
+                goal = min(goal, by[(name, "progressive")]["occupancy"])
             found.append(
                 Check(
                     f"occupancy {name}",
@@ -495,7 +518,7 @@ def checks(rows: list[dict[str, Any]]) -> list[Check]:
                     f"{row['occupancy']:.3f} ≥ {goal:.3f}",
                 )
             )
-        if name.startswith("markov"):
+        if name.startswith("markov") and (name, "mdp-optimum") in by:
             optimum = by[(name, "mdp-optimum")]["occupancy"]
             found.append(
                 Check(
@@ -507,7 +530,7 @@ def checks(rows: list[dict[str, Any]]) -> list[Check]:
         # §6.3 item 2 against the tuned VICIdial RATIO, at N ≥ 20. Not in the Markov cells: there
         # a tuned fixed ratio comes within about a point of the exact optimum at N = 100
         # (dialing.md §3.2, §4.2), so no dialer can beat it by 2 and the MDP check holds instead.
-        if row["agents"] >= 20 and not name.startswith("markov"):
+        if row["agents"] >= 20 and not name.startswith("markov") and (name, "ratio-tuned") in by:
             tuned = by[(name, "ratio-tuned")]["occupancy"]
             found.append(
                 Check(
