@@ -16,6 +16,13 @@ receiver (tests/webhook_receiver.py: uvicorn, checks every signature, fails when
     .venv/bin/python -m bench.webhooks                    # SQLite under a temporary data dir
     .venv/bin/python -m bench.webhooks --quick            # outage 20 s, smaller backlogs
     .venv/bin/python -m bench.webhooks --database-url postgresql://postgres@127.0.0.1:5432/bench_webhooks
+
+4. claim:   with --claim N (instead of 1-3): the time the delivery worker's claim of due
+            deliveries takes, in-process: 5 busy subscriptions alone, beside N idle ones
+            (enabled, each with a delivered delivery behind it), and the N idle ones alone
+            (an idle worker's poll).
+
+    .venv/bin/python -m bench.webhooks --claim 10000 [--database-url URL]
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +47,18 @@ import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from outdial.clock import SystemClock
 from outdial.engine.ledger import record_event
 from outdial.services.common import Tenant
 from outdial.services.container import Services
 from outdial.services.models import CampaignIn, TenantIn, WebhookIn
+from outdial.store import outbox
 from outdial.store.db import normalise_url, sqlite_url
 from outdial.store.migrate import upgrade
 from outdial.store.schema import webhook_deliveries as d
+from outdial.store.schema import webhook_subscriptions as s
 from outdial.store.store import Store
 from tests.pg_server import free_port
 
@@ -228,6 +239,80 @@ def pg_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def measure_claim(url: str, idle: int, busy: int = 5, due: int = 2_000) -> dict[str, Any]:
+    """Median and 90th percentile of outbox.claim (up to 256 leases, rolled back so every
+    claim sees the same outbox) with ``idle`` idle subscriptions beside ``busy`` ones holding
+    ``due`` due deliveries each."""
+    store = Store.from_url(url)
+    upgrade(store.engine)
+    services = Services.build(store, SystemClock(), base64.urlsafe_b64encode(os.urandom(32)))
+    tenant = Tenant.from_row(services.tenants.create(TenantIn(name=f"claim-{time.time_ns()}")))
+    sealed = services.box.seal(SECRET)
+    now = datetime.now(UTC)
+    subscription = {
+        "tenant_id": tenant.id, "url": "http://127.0.0.1:9/hook", "events": ["campaign.progress"],
+        "description": "", "secret_encrypted": sealed, "enabled": True, "max_concurrency": 8,
+        "max_tries": 15, "format": "outdial", "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    delivery = {
+        "tenant_id": tenant.id, "event": "campaign.progress", "payload": {}, "tries": 0,
+        "next_attempt_at": now, "replays": 0, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    with store.write() as conn:
+        ids = [
+            conn.execute(
+                insert(s).values(**subscription, uuid=str(uuid.uuid4())).returning(s.c.id)
+            ).scalar_one()
+            for _ in range(idle + busy)
+        ]
+        rows = [
+            {**delivery, "event_id": str(uuid.uuid4()), "subscription_id": sub,
+             "state": "delivered", "delivered_at": now}
+            for sub in ids[:idle]
+        ] + [
+            {**delivery, "event_id": str(uuid.uuid4()), "subscription_id": sub,
+             "state": "pending", "delivered_at": None}
+            for sub in ids[idle:] for _ in range(due)
+        ]  # fmt: skip
+        for start in range(0, len(rows), 5_000):
+            conn.execute(insert(d), rows[start : start + 5_000])
+    if store.dialect == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) webhook_subscriptions, webhook_deliveries")
+    times = []
+    for _ in range(60):
+        with store.engine.connect() as conn, conn.begin() as transaction:
+            started = time.perf_counter()
+            claimed = outbox.claim(conn, "bench", datetime.now(UTC), 30, 256)
+            times.append(time.perf_counter() - started)
+            transaction.rollback()
+    store.close()
+    times = sorted(times[10:])  # the first ones warm the caches
+    return {
+        "idle": idle,
+        "claimed": len(claimed),
+        "median_ms": 1000 * times[len(times) // 2],
+        "p90_ms": 1000 * times[int(len(times) * 0.9)],
+    }
+
+
+def main_claim(url: str | None, idle: int) -> None:
+    table = Table(title="webhook claim (outbox.claim, up to 256 leases)")
+    for column in ("store", "idle subscriptions", "busy", "leased", "median ms", "p90 ms"):
+        table.add_column(column)
+    for count, busy in ((0, 5), (idle, 5), (idle, 0)):
+        with tempfile.TemporaryDirectory(prefix="bench-claim-") as tmp:
+            target = url or sqlite_url(Path(tmp))
+            if url:
+                pg_database(url)
+            got = measure_claim(target, count, busy)
+        name = normalise_url(target).get_backend_name()
+        work = f"{busy} × 2,000 due" if busy else "none (a poll)"
+        times = f"{got['median_ms']:.2f}", f"{got['p90_ms']:.2f}"
+        table.add_row(name, f"{count:,}", work, str(got["claimed"]), *times)
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", help="default: SQLite in a temporary data dir")
@@ -237,7 +322,11 @@ def main() -> None:
     parser.add_argument("--restart-events", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32, help="the subscription's limit")
     parser.add_argument("--quick", action="store_true", help="outage 20 s, 5,000-event backlogs")
+    parser.add_argument("--claim", type=int, help="only time the claim, with N idle subscriptions")
     args = parser.parse_args()
+    if args.claim is not None:
+        main_claim(args.database_url, args.claim)
+        return
     if args.quick:
         args.events, args.outage, args.restart_events = 5_000, 20.0, 3_000
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from outdial.store.types import Id, Json, UTCDateTime
@@ -500,6 +501,13 @@ webhook_deliveries = Table(
         "lease_expires_at",
         sqlite_where=Column("lease_expires_at").is_not(None),
         postgresql_where=Column("lease_expires_at").is_not(None),
+    ),
+    Index(  # the subscriptions with work waiting, skipped through by the claim
+        "ix_webhook_deliveries_pending",
+        "subscription_id",
+        "next_attempt_at",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
     ),
 )
 """The webhook outbox: one row per event and subscription, written in the transaction of the
