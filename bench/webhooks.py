@@ -252,7 +252,8 @@ def measure_claim(url: str, idle: int, busy: int = 5, due: int = 2_000) -> dict[
     subscription = {
         "tenant_id": tenant.id, "url": "http://127.0.0.1:9/hook", "events": ["campaign.progress"],
         "description": "", "secret_encrypted": sealed, "enabled": True, "max_concurrency": 8,
-        "max_tries": 15, "format": "outdial", "created_at": now, "updated_at": now,
+        "max_tries": 15, "format": "outdial", "dead_in_row": 0, "created_at": now,
+        "updated_at": now,
     }  # fmt: skip
     delivery = {
         "tenant_id": tenant.id, "event": "campaign.progress", "payload": {}, "tries": 0,

@@ -18,6 +18,7 @@ from rich.console import Console
 import outdial
 from outdial.domain.errors import OutdialError
 from outdial.engine.worker import EngineSettings
+from outdial.io.webhooks import DeliverySettings
 from outdial.runtime import EngineThread, WebhookThread, new_worker, open_runtime
 from outdial.services.models import TenantIn
 from outdial.services.validation import validate
@@ -122,7 +123,7 @@ def serve(
         console.print("engine:    running (sim lines dial simulated callees)")
     jobs = runtime.services.job_runner()
     jobs.start()
-    webhooks = WebhookThread(runtime.services)
+    webhooks = WebhookThread(runtime.services, DeliverySettings.from_settings(runtime.settings))
     webhooks.start()
     console.print("webhooks:  delivering")
     try:

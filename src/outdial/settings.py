@@ -26,6 +26,9 @@ class Settings:
     default_timezone: str = "Asia/Shanghai"
     dezhu_sign_window_seconds: int = 300
     dezhu_sign_compat: bool = False
+    webhook_lease_seconds: int = 30  # a delivery try's lease; must outlast the 10 s request
+    webhook_disable_after_hours: int = 72  # an endpoint failing this long is disabled; 0: never
+    webhook_disable_after_dead: int = 0  # …or after this many dead letters in a row; 0: never
 
 
 def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,7 +46,33 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
         default_timezone=env.get("OUTDIAL_DEFAULT_TIMEZONE", "Asia/Shanghai"),
         dezhu_sign_window_seconds=_seconds(env, "OUTDIAL_DEZHU_SIGN_WINDOW_SECONDS", 300),
         dezhu_sign_compat=_flag(env, "OUTDIAL_DEZHU_SIGN_COMPAT"),
+        webhook_lease_seconds=_webhook_lease(env),
+        webhook_disable_after_hours=_count(env, "OUTDIAL_WEBHOOK_DISABLE_AFTER_HOURS", 72),
+        webhook_disable_after_dead=_count(env, "OUTDIAL_WEBHOOK_DISABLE_AFTER_DEAD", 0),
     )
+
+
+WEBHOOK_TIMEOUT_SECONDS = 10  # a delivery request's limit (DeliverySettings.timeout_seconds)
+
+
+def _webhook_lease(env: Mapping[str, str]) -> int:
+    name = "OUTDIAL_WEBHOOK_LEASE_SECONDS"
+    lease = _seconds(env, name, 30)
+    if lease <= WEBHOOK_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"{name} must be more than the {WEBHOOK_TIMEOUT_SECONDS} s a delivery request may "
+            f"take (else a slow try's delivery is taken up again while it runs), not {lease}"
+        )
+    return lease
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number ≥ 0 (0: never), not {raw!r}")
+    return int(raw)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

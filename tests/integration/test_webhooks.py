@@ -524,3 +524,112 @@ def test_a_cancelled_campaigns_contacts_are_each_reported_completed(make_rig: Ri
         assert p["data"]["state"] == "cancelled" and p["data"]["contact"]["id"] in ids
         assert p["campaign"]["id"] == campaign_id
     assert len({p["id"] for p in payloads}) == 5
+
+
+# --- an endpoint that keeps failing is disabled -------------------------------------------
+
+
+def _publish(services: Services, tenant_id: int, campaign_id: int, count: int) -> None:
+    with services.store.write() as conn:
+        for i in range(count):
+            data = {"seq": i}
+            record_event(conn, campaign_id, "campaign.progress", data, now(), tenant_id)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"disable_after_seconds": 1.0},  # failing a second without a success
+        {"disable_after_seconds": None, "disable_after_dead": 3},  # 3 dead letters in a row
+    ],
+)
+def test_an_endpoint_failing_on_and_on_is_disabled_with_its_reason_and_enabled_again(
+    server: tuple[str, Services], api: Api, receiver: tuple[Receiver, str], rule: dict[str, Any]
+) -> None:
+    rx, url = receiver
+    services = server[1]
+    campaign = api.ok(api.post("/campaigns", {"name": unique("c")}), 201)
+    sub = api.ok(
+        api.post(
+            "/webhooks",
+            {"url": f"{url}/hook", "events": ["campaign.progress"], "secret": SECRET,
+             "campaign_id": campaign["id"], "max_tries": 1 if "disable_after_dead" in rule else 50},
+        ),
+        201,
+    )  # fmt: skip
+    assert (sub["failing_since"], sub["dead_in_row"], sub["disabled_reason"]) == (None, 0, None)
+    rx.fail_first = 10**6
+    _publish(services, api.tenant["id"], campaign["id"], 5)  # type: ignore[attr-defined]
+    thread = WebhookThread(services, replace(FAST, **rule))
+    thread.start()
+    try:
+        wait_for(lambda: not api.ok(api.get(f"/webhooks/{sub['id']}"))["enabled"])
+        shown = api.ok(api.get(f"/webhooks/{sub['id']}"))
+        assert shown["disabled_reason"].startswith("failing since ")
+        assert "HTTP 503" in shown["disabled_reason"] and shown["disabled_at"]
+        assert shown["failing_since"] is not None
+        listed = api.ok(api.get("/webhooks", enabled="false", campaign_id=campaign["id"]))
+        assert [w["disabled_reason"] for w in listed["items"]] == [shown["disabled_reason"]]
+        tried = rx.failed_count
+        time.sleep(0.5)  # disabled: nothing more is tried
+        assert rx.failed_count == tried
+        rx.fail_first = 0
+        again = api.ok(api.patch(f"/webhooks/{sub['id']}", {"enabled": True}))
+        assert again["enabled"] and again["disabled_reason"] is None
+        assert (again["failing_since"], again["dead_in_row"], again["disabled_at"]) == (
+            None,
+            0,
+            None,
+        )
+        if "disable_after_dead" in rule:
+            replayed = api.ok(api.post(f"/webhooks/{sub['id']}/replay"))
+            assert replayed["replayed"] >= 3
+        wait_for(
+            lambda: (
+                api.ok(api.get(f"/webhooks/{sub['id']}/deliveries", state="delivered"))["total"]
+                == 5
+            )
+        )
+    finally:
+        thread.stop()
+    assert api.ok(api.get(f"/webhooks/{sub['id']}"))["enabled"]
+
+
+def test_a_healthy_endpoints_failures_are_forgotten_on_success(
+    setup: Setup, receiver: tuple[Receiver, str]
+) -> None:
+    """A few failures then a success: the endpoint is healthy again, never disabled."""
+    rx, url = receiver
+    sub = setup.subscribe(f"{url}/hook", max_tries=20)
+    rx.fail_first = 4
+    setup.publish(3)
+    worker = setup.worker(replace(FAST, disable_after_seconds=30.0, disable_after_dead=1))
+    try:
+        wait_for(lambda: setup.states(sub)["delivered"] == 3)
+    finally:
+        worker.stop()
+    row = setup.services.webhooks.get(setup.tenant, sub)
+    assert row["enabled"] and (row["failing_since"], row["dead_in_row"]) == (None, 0)
+
+
+def test_a_campaigns_own_webhook_disabled_for_failing_stays_so_until_its_url_changes(
+    server: tuple[str, Services], api: Api
+) -> None:
+    services = server[1]
+    first = "https://hooks.example.com/one"
+    campaign = api.ok(api.post("/campaigns", {"name": unique("c"), "webhook_url": first}), 201)
+    own = api.ok(api.get("/webhooks", campaign_id=campaign["id"]))["items"][0]
+    with services.store.write() as conn:  # as the delivery worker leaves it
+        conn.execute(
+            update(webhook_subscriptions)
+            .where(webhook_subscriptions.c.id == own["id"])
+            .values(enabled=False, disabled_reason="failing since …", disabled_at=now())
+        )
+    api.ok(api.patch(f"/campaigns/{campaign['id']}", {"name": unique("renamed")}))
+    kept = api.ok(api.get(f"/webhooks/{own['id']}"))
+    assert not kept["enabled"] and kept["disabled_reason"] == "failing since …"
+    api.ok(
+        api.patch(f"/campaigns/{campaign['id']}", {"webhook_url": "https://hooks.example.com/two"})
+    )
+    again = api.ok(api.get(f"/webhooks/{own['id']}"))
+    assert again["enabled"] and again["disabled_reason"] is None and again["url"].endswith("/two")

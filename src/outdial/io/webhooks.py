@@ -27,6 +27,7 @@ from outdial.domain.webhooks import (
     retry_after,
     succeeded,
 )
+from outdial.settings import WEBHOOK_TIMEOUT_SECONDS, Settings
 from outdial.store import outbox
 from outdial.store.outbox import Claimed, TryResult
 from outdial.store.store import Store
@@ -45,6 +46,18 @@ class DeliverySettings:
     backoff: Backoff = field(default_factory=Backoff)
     keep_delivered_seconds: float = 7 * 86400  # then a delivered delivery is forgotten
     purge_every_seconds: float = 600
+    disable_after_seconds: float | None = 3 * 86400  # an endpoint failing this long is disabled
+    disable_after_dead: int | None = None  # …or one with this many dead letters in a row
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliverySettings:
+        hours, dead = settings.webhook_disable_after_hours, settings.webhook_disable_after_dead
+        return cls(
+            lease_seconds=float(settings.webhook_lease_seconds),
+            timeout_seconds=float(WEBHOOK_TIMEOUT_SECONDS),
+            disable_after_seconds=hours * 3600.0 if hours else None,
+            disable_after_dead=dead or None,
+        )
 
 
 class DeliveryWorker:
@@ -105,9 +118,21 @@ class DeliveryWorker:
         self._failing = (self._failing - answered) | {
             r.subscription_id for r in done if r.state is not DeliveryState.DELIVERED
         }
+        settings = self.settings
+        after = settings.disable_after_seconds
         with self.store.write() as conn:
             outbox.finish(conn, self.worker_id, done, now, recovered)
-            return outbox.claim(conn, self.worker_id, now, self.settings.lease_seconds, room)
+            disabled = outbox.track_health(
+                conn,
+                done,
+                now,
+                None if after is None else timedelta(seconds=after),
+                settings.disable_after_dead,
+            )
+            claimed = outbox.claim(conn, self.worker_id, now, settings.lease_seconds, room)
+        for sub_id in disabled:
+            log.warning("webhook %d disabled: its endpoint kept failing", sub_id)
+        return claimed
 
     def _purge(self, now: datetime) -> None:
         keep = timedelta(seconds=self.settings.keep_delivered_seconds)

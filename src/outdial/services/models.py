@@ -1005,6 +1005,14 @@ class WebhookOut(Output):
         None, description="campaign: follows the campaign's webhook_url (change it there)"
     )
     secret: str | None = Field(None, description="only in the reply to the create (and rotate)")
+    failing_since: datetime | None = Field(
+        None, description="its endpoint's first failed try since its last success"
+    )
+    dead_in_row: int = Field(0, description="dead letters since its last success")
+    disabled_reason: str | None = Field(
+        None, description="why outdial disabled it (its endpoint kept failing); enable it again"
+    )
+    disabled_at: datetime | None = None
 
 
 class DeliveryOut(BaseModel):

@@ -49,6 +49,8 @@ class WebhookHooks(Hooks):
             values["secret_encrypted"] = self.box.seal(data.secret)
         if current is None:
             values |= {"format": WebhookFormat.OUTDIAL.value, "managed_by": None}
+        if current is None or bool(data.enabled) != bool(current["enabled"]):
+            values |= HEALTHY  # enabled again (or disabled by hand): its failures forgotten
         return values
 
     def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,6 +61,9 @@ class WebhookHooks(Hooks):
 
     def check_delete(self, conn: Connection, row: dict[str, Any]) -> None:
         _not_managed(row)
+
+
+HEALTHY = {"failing_since": None, "dead_in_row": 0, "disabled_reason": None, "disabled_at": None}
 
 
 def _not_managed(row: dict[str, Any]) -> None:
@@ -181,7 +186,7 @@ def sync_campaign_webhook(conn: Connection, campaign: dict[str, Any], box: Secre
     s = webhook_subscriptions
     now = campaign["updated_at"]
     current = conn.execute(
-        select(s.c.id, s.c.url, s.c.outcomes, s.c.format, s.c.enabled).where(
+        select(s.c.id, s.c.url, s.c.outcomes, s.c.format, s.c.enabled, s.c.disabled_reason).where(
             s.c.campaign_id == campaign["id"], s.c.managed_by == MANAGED_BY_CAMPAIGN
         )
     ).one_or_none()
@@ -200,6 +205,8 @@ def sync_campaign_webhook(conn: Connection, campaign: dict[str, Any], box: Secre
         "format": wanted_fmt.value,
         "enabled": True,
     }
+    if current is not None and current.disabled_reason and current.url == values["url"]:
+        values["enabled"] = False  # outdial disabled it (failing): a new URL enables it again
     if current is None:
         conn.execute(
             insert(s).values(
@@ -212,6 +219,7 @@ def sync_campaign_webhook(conn: Connection, campaign: dict[str, Any], box: Secre
                 max_concurrency=limits.WEBHOOK_CONCURRENCY_DEFAULT,
                 max_tries=limits.WEBHOOK_TRIES_DEFAULT,
                 managed_by=MANAGED_BY_CAMPAIGN,
+                **HEALTHY,
                 created_at=now,
                 updated_at=now,
             )
@@ -219,4 +227,7 @@ def sync_campaign_webhook(conn: Connection, campaign: dict[str, Any], box: Secre
     elif {k: getattr(current, k) for k in ("url", "outcomes", "format", "enabled")} != {
         k: values[k] for k in ("url", "outcomes", "format", "enabled")
     }:
-        conn.execute(update(s).where(s.c.id == current.id).values(**values, updated_at=now))
+        healed = HEALTHY if values["enabled"] else {}
+        conn.execute(
+            update(s).where(s.c.id == current.id).values(**values, **healed, updated_at=now)
+        )

@@ -5,6 +5,7 @@ limit), results recorded, leases given back, dead letters replayed."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -435,6 +436,70 @@ def finish(
             for r in results
         ],
     )
+
+
+def track_health(
+    conn: Connection,
+    results: Sequence[TryResult],
+    now: datetime,
+    disable_after: timedelta | None,
+    dead_limit: int | None,
+) -> list[int]:
+    """Keep each subscription's health from its tries' results: a success clears it, a
+    failure starts its ``failing_since`` (if not started), a dead letter counts one more in a
+    row. A subscription failing without a success for ``disable_after``, or with
+    ``dead_limit`` dead letters in a row, is disabled (its reason kept); returns those."""
+    good = {r.subscription_id for r in results if r.state is DeliveryState.DELIVERED}
+    failed = {r.subscription_id for r in results} - good
+    if good:
+        conn.execute(
+            update(s)
+            .where(
+                s.c.id.in_(sorted(good)), or_(s.c.failing_since.is_not(None), s.c.dead_in_row > 0)
+            )
+            .values(failing_since=None, dead_in_row=0)
+        )
+    if not failed:
+        return []
+    conn.execute(
+        update(s)
+        .where(s.c.id.in_(sorted(failed)), s.c.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+    dead = Counter(r.subscription_id for r in results if r.state is DeliveryState.DEAD)
+    dead_rows = [{"b_id": k, "b_n": n} for k, n in dead.items() if k in failed]
+    if dead_rows:
+        conn.execute(
+            update(s)
+            .where(s.c.id == bindparam("b_id"))
+            .values(dead_in_row=s.c.dead_in_row + bindparam("b_n")),
+            dead_rows,
+        )
+    rules = []
+    if disable_after is not None:
+        rules.append(s.c.failing_since <= now - disable_after)
+    if dead_limit is not None:
+        rules.append(s.c.dead_in_row >= dead_limit)
+    if not rules:
+        return []
+    sick = conn.execute(
+        select(s.c.id, s.c.failing_since, s.c.dead_in_row).where(
+            s.c.id.in_(sorted(failed)), s.c.enabled.is_(True), or_(*rules)
+        )
+    ).all()
+    last_error = {r.subscription_id: r.error for r in results if r.error}
+    for row in sick:
+        reason = (
+            f"failing since {row.failing_since.isoformat(timespec='seconds')}, "
+            f"{row.dead_in_row} dead letters in a row; last error: "
+            f"{last_error.get(row.id) or 'unknown'}"
+        )[:500]
+        conn.execute(
+            update(s)
+            .where(s.c.id == row.id)
+            .values(enabled=False, disabled_reason=reason, disabled_at=now, updated_at=now)
+        )
+    return [row.id for row in sick]
 
 
 def release(conn: Connection, owner: str, ids: Sequence[int], now: datetime) -> int:

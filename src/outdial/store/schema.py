@@ -461,6 +461,10 @@ webhook_subscriptions = Table(
     Column("max_tries", Integer, nullable=False),
     Column("format", String(16), nullable=False),
     Column("managed_by", String(16)),  # "campaign": follows the campaign's webhook_url
+    Column("failing_since", UTCDateTime()),  # its first failed try since its last success
+    Column("dead_in_row", Integer, nullable=False),  # dead letters since its last success
+    Column("disabled_reason", String(500)),  # why outdial disabled it (None: it did not)
+    Column("disabled_at", UTCDateTime()),
     *_stamps(),
     Index(None, "tenant_id", "campaign_id"),
 )
