@@ -625,11 +625,18 @@ def test_a_campaigns_own_webhook_disabled_for_failing_stays_so_until_its_url_cha
             .where(webhook_subscriptions.c.id == own["id"])
             .values(enabled=False, disabled_reason="failing since …", disabled_at=now())
         )
-    api.ok(api.patch(f"/campaigns/{campaign['id']}", {"name": unique("renamed")}))
+    renamed = api.ok(api.patch(f"/campaigns/{campaign['id']}", {"name": unique("renamed")}))
+    assert renamed["webhook_disabled_reason"] == "failing since …"
     kept = api.ok(api.get(f"/webhooks/{own['id']}"))
     assert not kept["enabled"] and kept["disabled_reason"] == "failing since …"
+    listed = api.ok(api.get("/campaigns"))["items"]
+    assert [c["webhook_disabled_reason"] for c in listed if c["id"] == campaign["id"]] == [
+        "failing since …"
+    ]
     api.ok(
         api.patch(f"/campaigns/{campaign['id']}", {"webhook_url": "https://hooks.example.com/two"})
     )
     again = api.ok(api.get(f"/webhooks/{own['id']}"))
     assert again["enabled"] and again["disabled_reason"] is None and again["url"].endswith("/two")
+    shown = api.ok(api.get(f"/campaigns/{campaign['id']}"))
+    assert shown["webhook_disabled_reason"] is None

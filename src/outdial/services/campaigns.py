@@ -34,7 +34,7 @@ from outdial.services.resources import (
 )
 from outdial.services.secrets import SecretBox
 from outdial.services.stats import campaign_stats
-from outdial.services.webhooks import sync_campaign_webhook
+from outdial.services.webhooks import campaign_webhooks_disabled, sync_campaign_webhook
 from outdial.store.repo import TenantTable
 from outdial.store.schema import (
     agents,
@@ -91,6 +91,13 @@ class CampaignHooks(Hooks):
             values |= {"state": CampaignState.DRAFT.value, "state_reason": ""}
             values |= {"vendor": "native", "vendor_data": {}}
         return values
+
+    def present(self, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each campaign with why outdial disabled its own webhook_url's subscription, if it
+        did (its endpoint kept failing): one query for the rows."""
+        ids = [r["id"] for r in rows if r.get("webhook_url")]
+        disabled = campaign_webhooks_disabled(conn, ids) if ids else {}
+        return [{**r, "webhook_disabled_reason": disabled.get(r["id"])} for r in rows]
 
     def after_write(self, conn: Connection, row: dict[str, Any], data: Any) -> None:
         """Preview: the contacts follow the agent_assignments as they are now; the

@@ -810,6 +810,11 @@ class CampaignOut(Output, CampaignIn):
     vendor_data: dict[str, Any]
     started_at: datetime | None
     ended_at: datetime | None
+    webhook_disabled_reason: str | None = Field(
+        None,
+        description="why outdial disabled the webhook_url's subscription (its endpoint kept "
+        "failing); a new webhook_url enables it again",
+    )
 
 
 # --- contacts ------------------------------------------------------------------------------

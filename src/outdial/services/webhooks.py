@@ -178,6 +178,17 @@ CAMPAIGN_EVENTS = [WebhookEvent.ATTEMPT_ENDED.value]
 ANSWERED_ONLY = [Outcome.ANSWERED.value]
 
 
+def campaign_webhooks_disabled(conn: Connection, campaign_ids: list[int]) -> dict[int, str]:
+    """The campaigns (of ``campaign_ids``) whose own webhook_url outdial disabled, and why."""
+    s = webhook_subscriptions
+    query = select(s.c.campaign_id, s.c.disabled_reason).where(
+        s.c.campaign_id.in_(campaign_ids),
+        s.c.managed_by == MANAGED_BY_CAMPAIGN,
+        s.c.disabled_reason.is_not(None),
+    )
+    return {int(r.campaign_id): str(r.disabled_reason) for r in conn.execute(query)}
+
+
 def sync_campaign_webhook(conn: Connection, campaign: dict[str, Any], box: SecretBox) -> None:
     """Make the campaign's webhook_url its own subscription (``managed_by`` campaign): every
     finished call (``webhook_type`` all) or the answered ones (answered), POSTed in the
